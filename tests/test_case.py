@@ -1,0 +1,38 @@
+"""Shared base for the package's tests (keras-hub's TestCase is the model)."""
+
+import os
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+class TestCase(tf.test.TestCase):
+    """A `tf.test.TestCase` with seeding and Keras round-trip helpers."""
+
+    def setUp(self):
+        super().setUp()
+        keras.utils.set_random_seed(0)
+        keras.backend.clear_session()
+
+    def temp_dir(self):
+        """A fresh directory removed after the test."""
+        return self.create_tempdir().full_path
+
+    def assert_serialization_round_trip(self, obj):
+        """`get_config` -> `from_config` gives an object with the same config."""
+        config = obj.get_config()
+        restored = obj.__class__.from_config(config)
+        self.assertEqual(config, restored.get_config())
+        return restored
+
+    def assert_saving_round_trip(self, model, inputs, atol=1e-6):
+        """A `.keras` save and load gives the same outputs on `inputs`."""
+        path = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), "model.keras")
+        model.save(path)
+        restored = keras.saving.load_model(path)
+        expected = keras.ops.convert_to_numpy(model(inputs, training=False))
+        actual = keras.ops.convert_to_numpy(restored(inputs, training=False))
+        np.testing.assert_allclose(actual, expected, atol=atol)
+        return restored

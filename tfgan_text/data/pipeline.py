@@ -1,0 +1,165 @@
+"""The `tf.data` training pipeline: augment, normalise, batch, and pair each image with a
+matching and a mismatching caption for the GAN-CLS discriminator (Reed et al. 2016, sec. 4.1).
+"""
+
+import tensorflow as tf
+
+from tfgan_text.errors import UserError
+
+# Reed et al. load 64x64 images at 76x76 and crop at random.
+CROP_MARGIN = 76 / 64
+
+
+def training_pipeline(
+    dataset,
+    batch_size,
+    tokenizer=None,
+    captions_per_image=1,
+    shuffle_buffer=10_000,
+    random_crop=False,
+    flip=False,
+    cache=True,
+    seed=0,
+    drop_remainder=True,
+):
+    """Turns a dataset of `tfgan_text.data.load` into training batches.
+
+    Each epoch shuffles the images and samples `captions_per_image` of each image's captions
+    (without replacement where it has enough), so a model sees every caption over the epochs.
+    For every image the batch also carries a caption of another image in the batch whose
+    content differs (other `attributes` for shapes, other `label` where there are classes,
+    otherwise simply another image): the "wrong text" of GAN-CLS. Everything is deterministic
+    under `seed`: the same seed gives the same batches, epoch after epoch, in a new process.
+
+    Args:
+        dataset: `tf.data.Dataset` of `{"image": uint8 [S, S, 3], "captions": string [N], ...}`.
+        batch_size: int > 0, the global batch size.
+        tokenizer: optional `tfgan_text.text.tokenizer.Tokenizer`; when given the batches also
+            carry `token_ids` and `wrong_token_ids`.
+        captions_per_image: int K > 0; K > 1 gives `caption` `[B, K]` (Reed's condition averaged
+            over several captions of the image).
+        shuffle_buffer: int, shuffle buffer size in images; 0 disables shuffling.
+        random_crop: bool, upscale by 76/64 and crop back at random (Reed's augmentation).
+        flip: bool, random horizontal flips. Leave off when captions name left and right, as
+            the shapes captions do: a flipped image would contradict them.
+        cache: bool or str, cache the decoded images in memory (True) or in a file (a path).
+        seed: int, seed of the shuffling, caption sampling, augmentation and wrong captions.
+        drop_remainder: bool, drop the last incomplete batch.
+
+    Returns:
+        `tf.data.Dataset` of dicts: `image` float32 `[B, S, S, 3]` in [-1, 1], `caption`
+        string `[B]` (or `[B, K]`), `wrong_caption` string `[B]`, optional `token_ids`
+        int64 `[B, T]` (or `[B, K, T]`) and `wrong_token_ids` `[B, T]`, and `label` /
+        `attributes` when the source has them.
+    """
+    if not isinstance(batch_size, int) or batch_size <= 0:
+        raise UserError(f"batch size must be a positive integer, got {batch_size!r}")
+    if not isinstance(captions_per_image, int) or captions_per_image <= 0:
+        raise UserError(f"captions per image must be a positive integer, got {captions_per_image!r}")
+
+    dataset = dataset.enumerate().map(_with_content_key)
+    if cache:
+        dataset = dataset.cache("" if cache is True else str(cache))
+    if shuffle_buffer:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    randomness = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    prepare = _example_preparer(captions_per_image, random_crop, flip)
+    dataset = tf.data.Dataset.zip(dataset, randomness).map(
+        prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    dataset = dataset.map(_with_wrong_caption, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if tokenizer is not None:
+        dataset = dataset.map(
+            lambda batch: _with_token_ids(batch, tokenizer),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _with_content_key(index, example):
+    """Adds `content_key`: equal keys mean "same content", so one's caption is not wrong text."""
+    example = dict(example)
+    if "attributes" in example:
+        parts = [tf.cast(example["attributes"][name], tf.int64) + 1 for name in sorted(example["attributes"])]
+        key = tf.zeros([], tf.int64)
+        for part in parts:
+            for value in tf.unstack(part, num=2):
+                key = key * 64 + value
+    elif "label" in example:
+        key = tf.cast(example["label"], tf.int64)
+    else:
+        key = index
+    example["content_key"] = key
+    return example
+
+
+def _example_preparer(captions_per_image, random_crop, flip):
+    def prepare(example, random_int):
+        seed = tf.stack([random_int, tf.constant(0, tf.int64)])
+        seeds = tf.random.experimental.stateless_split(seed, num=4)
+        example = dict(example)
+        example["image"] = _augment(example["image"], random_crop, flip, seeds[0], seeds[1])
+        example["caption"] = _sample_captions(example.pop("captions"), captions_per_image, seeds[2])
+        example["wrong_draw"] = tf.random.stateless_uniform([], seeds[3])
+        return example
+
+    return prepare
+
+
+def _augment(image, random_crop, flip, crop_seed, flip_seed):
+    image = tf.cast(image, tf.float32)
+    if random_crop:
+        size = tf.shape(image)[0]
+        large = tf.cast(tf.math.ceil(tf.cast(size, tf.float32) * CROP_MARGIN), tf.int32)
+        image = tf.image.resize(image, [large, large], antialias=True)
+        image = tf.image.stateless_random_crop(image, tf.stack([size, size, 3]), crop_seed)
+    if flip:
+        image = tf.image.stateless_random_flip_left_right(image, flip_seed)
+    return image / 127.5 - 1.0
+
+
+def _sample_captions(captions, count, seed):
+    """`count` captions of one image: a random subset, with repeats only if it has fewer."""
+    available = tf.shape(captions)[0]
+    tf.debugging.assert_positive(available, message="an image has no captions")
+    order = tf.argsort(tf.random.stateless_uniform([available], seed))
+    repeats = (count + available - 1) // available
+    picks = tf.tile(order, [repeats])[:count]
+    chosen = tf.gather(captions, picks)
+    return chosen[0] if count == 1 else chosen
+
+
+def _with_wrong_caption(batch):
+    """For each image i, the caption of another image j of the batch with other content.
+
+    j is drawn uniformly among the images of the batch whose content key differs; if every
+    image of the batch has the same content, j = i + 1 (mod B).
+    """
+    keys = batch.pop("content_key")
+    draw = batch.pop("wrong_draw")
+    size = tf.shape(keys)[0]
+    other = tf.not_equal(keys[:, None], keys[None, :])
+    counts = tf.reduce_sum(tf.cast(other, tf.int32), axis=1)
+    rank = tf.minimum(tf.cast(draw * tf.cast(counts, tf.float32), tf.int32), counts - 1)
+    # The index of the rank-th True in each row of `other`.
+    running = tf.cumsum(tf.cast(other, tf.int32), axis=1) - 1
+    hit = tf.logical_and(other, tf.equal(running, rank[:, None]))
+    chosen = tf.argmax(tf.cast(hit, tf.int32), axis=1, output_type=tf.int32)
+    fallback = (tf.range(size) + 1) % size
+    wrong_index = tf.where(counts > 0, chosen, fallback)
+    captions = batch["caption"]
+    first_captions = captions if captions.shape.rank == 1 else captions[:, 0]
+    batch["wrong_caption"] = tf.gather(first_captions, wrong_index)
+    return batch
+
+
+def _with_token_ids(batch, tokenizer):
+    batch = dict(batch)
+    captions = batch["caption"]
+    flat_ids = tokenizer(tf.reshape(captions, [-1]))
+    length = tf.shape(flat_ids)[-1]
+    batch["token_ids"] = tf.reshape(flat_ids, tf.concat([tf.shape(captions), [length]], axis=0))
+    batch["wrong_token_ids"] = tokenizer(batch["wrong_caption"])
+    return batch
