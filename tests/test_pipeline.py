@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tests.test_case import TestCase
-from tfgan_text.data.pipeline import training_pipeline
+from tfgan_text.data.pipeline import steps_per_epoch, training_pipeline
 from tfgan_text.errors import UserError
 
 NUM_IMAGES = 12
@@ -52,18 +52,17 @@ class TrainingPipelineTest(TestCase):
 
     def test_same_seed_same_batches_other_seed_other_batches(self):
         def run(seed):
-            pipeline = training_pipeline(_dataset(), 4, seed=seed, random_crop=True)
-            return [b["caption"].numpy().tolist() + b["wrong_caption"].numpy().tolist() for _ in range(2) for b in pipeline]
+            pipeline = training_pipeline(_dataset(), 4, seed=seed, random_crop=True, epochs=2)
+            return [b["caption"].numpy().tolist() + b["wrong_caption"].numpy().tolist() for b in pipeline]
 
         self.assertEqual(run(3), run(3))
         self.assertNotEqual(run(3), run(4))
 
     def test_captions_belong_to_their_image_and_change_between_epochs(self):
-        pipeline = training_pipeline(_dataset(), 4, seed=1)
         chosen = []
-        for _ in range(3):
+        for epoch_number in range(3):
             epoch = {}
-            for batch in pipeline:
+            for batch in training_pipeline(_dataset(), 4, seed=1, start_epoch=epoch_number, epochs=epoch_number + 1):
                 for caption, image in zip(batch["caption"].numpy(), batch["image"].numpy()):
                     epoch[_image_of(caption)] = caption
             self.assertLen(epoch, NUM_IMAGES)
@@ -72,7 +71,7 @@ class TrainingPipelineTest(TestCase):
 
     def test_wrong_caption_comes_from_an_image_of_another_label(self):
         labels = [i % 3 for i in range(NUM_IMAGES)]
-        for batch in training_pipeline(_dataset(labels=labels), 6, seed=2):
+        for batch in training_pipeline(_dataset(labels=labels), 6, seed=2, epochs=1):
             for caption, wrong, label in zip(batch["caption"].numpy(), batch["wrong_caption"].numpy(), batch["label"].numpy()):
                 self.assertEqual(labels[_image_of(caption)], label)
                 self.assertNotEqual(labels[_image_of(wrong)], label)
@@ -83,12 +82,12 @@ class TrainingPipelineTest(TestCase):
         position = np.array([[0, 1]] * 6 + [[0, k] for k in range(2, 8)], np.int32)
         attributes = {"shape": shape, "color": shape, "size": shape, "position": position}
         content = [tuple(p) for p in position]
-        for batch in training_pipeline(_dataset(attributes=attributes), NUM_IMAGES, seed=5):
+        for batch in training_pipeline(_dataset(attributes=attributes), NUM_IMAGES, seed=5, epochs=3):
             for caption, wrong in zip(batch["caption"].numpy(), batch["wrong_caption"].numpy()):
                 self.assertNotEqual(content[_image_of(caption)], content[_image_of(wrong)])
 
     def test_without_labels_wrong_caption_is_another_image(self):
-        for batch in training_pipeline(_dataset(), 4, seed=0):
+        for batch in training_pipeline(_dataset(), 4, seed=0, epochs=1):
             for caption, wrong in zip(batch["caption"].numpy(), batch["wrong_caption"].numpy()):
                 self.assertNotEqual(_image_of(caption), _image_of(wrong))
 
@@ -116,8 +115,27 @@ class TrainingPipelineTest(TestCase):
         self.assertTrue(any(mirrored) and any(unchanged))
         self.assertTrue(all(m or u for m, u in zip(mirrored, unchanged)))
 
+    def test_stream_is_epochs_of_whole_batches(self):
+        self.assertEqual(steps_per_epoch(_dataset(), 5), 2)
+        batches = list(training_pipeline(_dataset(), 5, epochs=3))
+        self.assertLen(batches, 6)
+        for first in (0, 2, 4):
+            owners = [_image_of(c) for b in batches[first:first + 2] for c in b["caption"].numpy()]
+            self.assertLen(set(owners), 10)
+
+    def test_resumed_stream_continues_the_interrupted_one(self):
+        def captions(batches):
+            return [(b["caption"].numpy().tolist(), b["wrong_caption"].numpy().tolist(), b["image"].numpy().sum()) for b in batches]
+
+        full = captions(training_pipeline(_dataset(), 4, seed=7, random_crop=True, epochs=3))
+        resumed = captions(training_pipeline(_dataset(), 4, seed=7, random_crop=True, epochs=3, start_epoch=1, start_batch=2))
+        self.assertLen(full, 9)
+        self.assertEqual(resumed, full[5:])
+
     def test_bad_options(self):
         with self.assertRaisesRegex(UserError, "batch size"):
             training_pipeline(_dataset(), -1)
         with self.assertRaisesRegex(UserError, "captions per image"):
             training_pipeline(_dataset(), 2, captions_per_image=0)
+        with self.assertRaisesRegex(UserError, "start batch 3"):
+            training_pipeline(_dataset(), 4, start_batch=3)

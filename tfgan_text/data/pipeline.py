@@ -20,16 +20,23 @@ def training_pipeline(
     flip=False,
     cache=True,
     seed=0,
-    drop_remainder=True,
+    epochs=None,
+    start_epoch=0,
+    start_batch=0,
 ):
-    """Turns a dataset of `tfgan_text.data.load` into training batches.
+    """Turns a dataset of `tfgan_text.data.load` into a stream of training batches.
 
-    Each epoch shuffles the images and samples `captions_per_image` of each image's captions
-    (without replacement where it has enough), so a model sees every caption over the epochs.
-    For every image the batch also carries a caption of another image in the batch whose
-    content differs (other `attributes` for shapes, other `label` where there are classes,
-    otherwise simply another image): the "wrong text" of GAN-CLS. Everything is deterministic
-    under `seed`: the same seed gives the same batches, epoch after epoch, in a new process.
+    The stream is a sequence of epochs. Epoch k shuffles the images and samples
+    `captions_per_image` of each image's captions (without replacement where it has enough),
+    so that a model sees every caption over the epochs. For every image the batch also
+    carries a caption of another image in the batch whose content differs (other
+    `attributes` for shapes, other `label` where there are classes, otherwise simply another
+    image): the "wrong text" of GAN-CLS. All randomness is a function of (`seed`, epoch,
+    position in the epoch), so a run resumed at `start_epoch`/`start_batch` sees exactly
+    the batches the interrupted run would have seen.
+
+    Batches never straddle two epochs (the last incomplete batch of an epoch is dropped), so
+    an epoch has `steps_per_epoch(dataset, batch_size)` batches: pass that to `model.fit`.
 
     Args:
         dataset: `tf.data.Dataset` of `{"image": uint8 [S, S, 3], "captions": string [N], ...}`.
@@ -38,13 +45,16 @@ def training_pipeline(
             carry `token_ids` and `wrong_token_ids`.
         captions_per_image: int K > 0; K > 1 gives `caption` `[B, K]` (Reed's condition averaged
             over several captions of the image).
-        shuffle_buffer: int, shuffle buffer size in images; 0 disables shuffling.
+        shuffle_buffer: int, shuffle window in images (a dataset no larger than the window is
+            fully permuted each epoch); 0 disables shuffling.
         random_crop: bool, upscale by 76/64 and crop back at random (Reed's augmentation).
         flip: bool, random horizontal flips. Leave off when captions name left and right, as
             the shapes captions do: a flipped image would contradict them.
         cache: bool or str, cache the decoded images in memory (True) or in a file (a path).
         seed: int, seed of the shuffling, caption sampling, augmentation and wrong captions.
-        drop_remainder: bool, drop the last incomplete batch.
+        epochs: int, the epoch at which the stream ends; None for an endless stream.
+        start_epoch: int, the first epoch of the stream.
+        start_batch: int, batches of `start_epoch` to skip (to resume an interrupted run).
 
     Returns:
         `tf.data.Dataset` of dicts: `image` float32 `[B, S, S, 3]` in [-1, 1], `caption`
@@ -56,26 +66,60 @@ def training_pipeline(
         raise UserError(f"batch size must be a positive integer, got {batch_size!r}")
     if not isinstance(captions_per_image, int) or captions_per_image <= 0:
         raise UserError(f"captions per image must be a positive integer, got {captions_per_image!r}")
+    if start_batch < 0 or start_batch >= max(steps_per_epoch(dataset, batch_size), 1):
+        raise UserError(f"start batch {start_batch} is outside an epoch of {steps_per_epoch(dataset, batch_size)} batches")
 
-    dataset = dataset.enumerate().map(_with_content_key)
+    examples = dataset.enumerate().map(_with_content_key)
     if cache:
-        dataset = dataset.cache("" if cache is True else str(cache))
-    if shuffle_buffer:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    randomness = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        examples = examples.cache("" if cache is True else str(cache))
     prepare = _example_preparer(captions_per_image, random_crop, flip)
-    dataset = tf.data.Dataset.zip(dataset, randomness).map(
-        prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-    )
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    dataset = dataset.map(_with_wrong_caption, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    root_key = tf.constant([seed, 0], tf.int64)
+
+    def one_epoch(epoch):
+        epoch_key = tf.random.experimental.stateless_fold_in(root_key, epoch)
+        shuffled = _shuffle_in_windows(examples, shuffle_buffer, epoch_key) if shuffle_buffer else examples
+        skipped = tf.where(epoch == start_epoch, tf.cast(start_batch * batch_size, tf.int64), tf.constant(0, tf.int64))
+        positioned = shuffled.enumerate().skip(skipped)
+        batches = positioned.map(
+            lambda position, example: prepare(example, tf.random.experimental.stateless_fold_in(epoch_key, position)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+        return batches.batch(batch_size, drop_remainder=True)
+
+    last_epoch = tf.int64.max if epochs is None else epochs
+    stream = tf.data.Dataset.range(start_epoch, last_epoch).flat_map(one_epoch)
+    stream = stream.map(_with_wrong_caption, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if tokenizer is not None:
-        dataset = dataset.map(
+        stream = stream.map(
             lambda batch: _with_token_ids(batch, tokenizer),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return stream.prefetch(tf.data.AUTOTUNE)
+
+
+def steps_per_epoch(dataset, batch_size):
+    """Batches in one epoch of `training_pipeline` over `dataset` (whose size must be known)."""
+    count = int(dataset.cardinality())
+    if count < 0:
+        raise UserError("the dataset's size is unknown: pass a dataset of known cardinality")
+    return count // batch_size
+
+
+def _shuffle_in_windows(examples, window, key):
+    """Permutes each run of `window` consecutive examples by a permutation drawn from `key`.
+
+    A stateless stand-in for `Dataset.shuffle`, whose seed cannot be a per-epoch tensor.
+    """
+
+    def permute(window_index, batch):
+        size = tf.shape(batch["content_key"])[0]
+        window_key = tf.random.experimental.stateless_fold_in(key, window_index)
+        order = tf.argsort(tf.random.stateless_uniform([size], window_key))
+        return tf.nest.map_structure(lambda values: tf.gather(values, order), batch)
+
+    return examples.ragged_batch(window).enumerate().map(permute).unbatch()
 
 
 def _with_content_key(index, example):
@@ -96,9 +140,8 @@ def _with_content_key(index, example):
 
 
 def _example_preparer(captions_per_image, random_crop, flip):
-    def prepare(example, random_int):
-        seed = tf.stack([random_int, tf.constant(0, tf.int64)])
-        seeds = tf.random.experimental.stateless_split(seed, num=4)
+    def prepare(example, key):
+        seeds = tf.random.experimental.stateless_split(key, num=4)
         example = dict(example)
         example["image"] = _augment(example["image"], random_crop, flip, seeds[0], seeds[1])
         example["caption"] = _sample_captions(example.pop("captions"), captions_per_image, seeds[2])
