@@ -17,8 +17,8 @@ class TestCase(tf.test.TestCase):
         keras.backend.clear_session()
 
     def temp_dir(self):
-        """A fresh directory removed after the test."""
-        return self.create_tempdir().full_path
+        """A fresh directory under the test's temporary directory."""
+        return tempfile.mkdtemp(dir=self.get_temp_dir())
 
     def assert_serialization_round_trip(self, obj):
         """`get_config` -> `from_config` gives an object with the same config."""
@@ -29,7 +29,7 @@ class TestCase(tf.test.TestCase):
 
     def assert_saving_round_trip(self, model, inputs, atol=1e-6):
         """A `.keras` save and load gives the same outputs on `inputs`."""
-        path = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), "model.keras")
+        path = os.path.join(self.temp_dir(), "model.keras")
         model.save(path)
         restored = keras.saving.load_model(path)
         expected = keras.ops.convert_to_numpy(model(inputs, training=False))
