@@ -11,6 +11,8 @@ import tensorflow as tf
 class TestCase(tf.test.TestCase):
     """A `tf.test.TestCase` with seeding and Keras round-trip helpers."""
 
+    test_session = None  # tf.test's deprecated helper, which pytest would collect as a test
+
     def setUp(self):
         super().setUp()
         keras.utils.set_random_seed(0)

@@ -22,9 +22,7 @@ def image_grid(images, captions=None, columns=None, max_caption_lines=4):
         `PIL.Image.Image` (RGB). Small images are enlarged (nearest neighbour) so that each
         cell is at least 128 pixels wide and its caption readable.
     """
-    images = np.asarray(images)
-    if images.dtype != np.uint8:
-        images = np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    images = to_uint8(images)
     count, height, width = images.shape[:3]
     columns = columns or int(np.ceil(np.sqrt(count)))
     rows = int(np.ceil(count / columns))
@@ -45,6 +43,14 @@ def image_grid(images, captions=None, columns=None, max_caption_lines=4):
             for line_number, line in enumerate(lines):
                 draw.text((x, y + cell_h + 2 + line_number * LINE_HEIGHT), line, fill="black", font=font)
     return grid
+
+
+def to_uint8(images):
+    """uint8 pixels of images given as uint8, or as floats in [-1, 1] (a tanh generator's output)."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images
+    return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 def _wrap(text, font, width, max_lines):
