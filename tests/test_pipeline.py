@@ -43,7 +43,7 @@ class TrainingPipelineTest(TestCase):
         self.assertEqual(batch["wrong_caption"].shape, (4,))
         self.assertEqual(batch["token_ids"].shape, (4, 4))
         self.assertEqual(batch["wrong_token_ids"].shape, (4, 4))
-        self.assertNotIn("content_key", batch)
+        self.assertEqual(batch["content_key"].shape, (4,))
 
     def test_image_pixels_are_the_source_pixels_rescaled(self):
         batch = next(iter(training_pipeline(_dataset(), NUM_IMAGES, shuffle_buffer=0)))

@@ -59,8 +59,9 @@ def training_pipeline(
     Returns:
         `tf.data.Dataset` of dicts: `image` float32 `[B, S, S, 3]` in [-1, 1], `caption`
         string `[B]` (or `[B, K]`), `wrong_caption` string `[B]`, optional `token_ids`
-        int64 `[B, T]` (or `[B, K, T]`) and `wrong_token_ids` `[B, T]`, and `label` /
-        `attributes` when the source has them.
+        int64 `[B, T]` (or `[B, K, T]`) and `wrong_token_ids` `[B, T]`, `content_key` int64
+        `[B]` (equal keys: same content, e.g. for a matching loss that must not count such
+        pairs as negatives), and `label` / `attributes` when the source has them.
     """
     if not isinstance(batch_size, int) or batch_size <= 0:
         raise UserError(f"batch size must be a positive integer, got {batch_size!r}")
@@ -180,7 +181,7 @@ def _with_wrong_caption(batch):
     j is drawn uniformly among the images of the batch whose content key differs; if every
     image of the batch has the same content, j = i + 1 (mod B).
     """
-    keys = batch.pop("content_key")
+    keys = batch["content_key"]
     draw = batch.pop("wrong_draw")
     size = tf.shape(keys)[0]
     other = tf.not_equal(keys[:, None], keys[None, :])
