@@ -14,6 +14,7 @@ setup(
     install_requires=[
         "tensorflow==2.21.*",
         "tensorflow-text==2.21.*",
+        "tensorboard>=2.20",
         "keras>=3.8,<4",
         "numpy>=1.26",
         "pillow>=10.1",

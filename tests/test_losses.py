@@ -1,0 +1,66 @@
+"""GAN losses against values computed by hand (TF-GAN's losses_impl tests are the model)."""
+
+import math
+
+import numpy as np
+
+from tests.test_case import TestCase
+from tfgan_text import losses
+from tfgan_text.errors import UserError
+
+
+def _softplus(x):
+    return math.log1p(math.exp(x))
+
+
+class LossesTest(TestCase):
+    def setUp(self):
+        super().setUp()
+        # D logits for two examples; the [B, 1] shape of the discriminator.
+        self.real = np.array([[2.0], [-1.0]], "float32")
+        self.wrong = np.array([[0.5], [1.5]], "float32")
+        self.fake = np.array([[-3.0], [0.0]], "float32")
+
+    def test_sigmoid_cross_entropy(self):
+        # BCE(x, t) = softplus(x) - t * x
+        got = losses.sigmoid_cross_entropy(np.array([2.0, -1.0], "float32"), 0.75)
+        self.assertAllClose(got, [_softplus(2.0) - 1.5, _softplus(-1.0) + 0.75])
+
+    def test_gan_cls_discriminator_loss(self):
+        got = losses.gan_cls_discriminator_loss(self.real, self.wrong, self.fake)
+        expected = [
+            _softplus(-2.0) + 0.5 * _softplus(0.5) + 0.5 * _softplus(-3.0),
+            _softplus(1.0) + 0.5 * _softplus(1.5) + 0.5 * _softplus(0.0),
+        ]
+        self.assertEqual(got.shape, (2,))
+        self.assertAllClose(got, expected)
+
+    def test_label_smoothing_only_changes_the_real_target(self):
+        # BCE(x, 1 - s) - BCE(x, 1) = s * x, on the real pair only.
+        plain = losses.gan_cls_discriminator_loss(self.real, self.wrong, self.fake)
+        smoothed = losses.gan_cls_discriminator_loss(self.real, self.wrong, self.fake, label_smoothing=0.1)
+        self.assertAllClose(np.asarray(smoothed) - np.asarray(plain), [0.2, -0.1])
+
+    def test_term_weights(self):
+        got = losses.gan_cls_discriminator_loss(self.real, self.wrong, self.fake, wrong_weight=1.0, fake_weight=0.0)
+        self.assertAllClose(got, [_softplus(-2.0) + _softplus(0.5), _softplus(1.0) + _softplus(1.5)])
+
+    def test_bad_label_smoothing(self):
+        with self.assertRaises(UserError):
+            losses.gan_cls_discriminator_loss(self.real, self.wrong, self.fake, label_smoothing=1.0)
+
+    def test_non_saturating_generator_loss(self):
+        got = losses.non_saturating_generator_loss(self.fake)
+        self.assertAllClose(got, [_softplus(3.0), math.log(2.0)])
+
+    def test_hinge_discriminator_loss(self):
+        got = losses.hinge_discriminator_loss(self.real, self.wrong, self.fake)
+        # relu(1 - real) + 0.5 relu(1 + wrong) + 0.5 relu(1 + fake)
+        self.assertAllClose(got, [0.0 + 0.75 + 0.0, 2.0 + 1.25 + 0.5])
+
+    def test_hinge_generator_loss(self):
+        self.assertAllClose(losses.hinge_generator_loss(self.fake), [3.0, 0.0])
+
+    def test_patch_logits_are_averaged_per_example(self):
+        patches = np.array([[[1.0, 3.0]], [[-2.0, 0.0]]], "float32")  # [B, 1, 2]
+        self.assertAllClose(losses.hinge_generator_loss(patches), [-2.0, 1.0])

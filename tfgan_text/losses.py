@@ -1,0 +1,158 @@
+"""GAN losses as plain functions of tensors (TF-GAN's `losses_impl` is the model).
+
+Every function takes discriminator logits (not probabilities) of shape `[B]`, `[B, 1]` or
+`[B, ...]` (a patch discriminator) and returns the *per-example* loss, a float tensor of shape
+`[B]` (the mean over any non-batch axes). Average it over the batch yourself:
+`keras.ops.mean(loss)` on one device, or `tf.nn.compute_average_loss(loss,
+global_batch_size=...)` inside a `tf.distribute` replica context, as
+`TextConditionalDCGAN.train_step` does.
+
+References:
+- GAN-CLS: Reed et al. 2016, "Generative Adversarial Text to Image Synthesis", Algorithm 1.
+- Non-saturating generator loss: Goodfellow et al. 2014, section 3.
+- Hinge loss: Lim & Ye 2017 "Geometric GAN"; Miyato et al. 2018 (SN-GAN).
+- One-sided label smoothing: Salimans et al. 2016, "Improved Techniques for Training GANs".
+"""
+
+from keras import ops
+
+from tfgan_text.errors import UserError
+
+
+def _per_example(values):
+    """Mean over every axis but the first: `[B, ...]` -> `[B]`."""
+    values = ops.convert_to_tensor(values)
+    if len(values.shape) == 1:
+        return values
+    return ops.mean(ops.reshape(values, (ops.shape(values)[0], -1)), axis=1)
+
+
+def _check_label_smoothing(label_smoothing):
+    if not 0.0 <= label_smoothing < 1.0:
+        raise UserError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+
+
+def sigmoid_cross_entropy(logits, target):
+    """Per-example binary cross-entropy of `logits` against a constant `target` in [0, 1]."""
+    logits = ops.convert_to_tensor(logits)
+    targets = ops.full_like(logits, target)
+    return _per_example(ops.binary_crossentropy(targets, logits, from_logits=True))
+
+
+def gan_cls_discriminator_loss(
+    real_logits,
+    wrong_logits,
+    fake_logits,
+    label_smoothing=0.0,
+    wrong_weight=0.5,
+    fake_weight=0.5,
+):
+    """GAN-CLS discriminator loss of Reed et al. 2016 (Algorithm 1, line 8), per example.
+
+    `L_D = BCE(D(x, h), 1 - s) + 0.5 * BCE(D(x, h_wrong), 0) + 0.5 * BCE(D(G(z, h), h), 0)`:
+    real image with its own text is real; real image with another image's text and generated
+    image with the right text are both fake.
+
+    Args:
+        real_logits: float tensor `[B, ...]`, D on (real image, right text).
+        wrong_logits: float tensor `[B, ...]`, D on (real image, wrong text).
+        fake_logits: float tensor `[B, ...]`, D on (generated image, right text).
+        label_smoothing: float in [0, 1): one-sided smoothing `s`, the real target is `1 - s`
+            (Salimans et al. 2016); fake targets stay 0.
+        wrong_weight: float, weight of the wrong-text term (0.5 in the paper).
+        fake_weight: float, weight of the fake-image term (0.5 in the paper).
+
+    Returns:
+        float tensor `[B]`.
+    """
+    _check_label_smoothing(label_smoothing)
+    return (
+        sigmoid_cross_entropy(real_logits, 1.0 - label_smoothing)
+        + wrong_weight * sigmoid_cross_entropy(wrong_logits, 0.0)
+        + fake_weight * sigmoid_cross_entropy(fake_logits, 0.0)
+    )
+
+
+def non_saturating_generator_loss(fake_logits):
+    """Non-saturating generator loss `-log D(G(z, h), h)` = `BCE(fake, 1)`, per example.
+
+    Args:
+        fake_logits: float tensor `[B, ...]`, D on (generated image, its text).
+
+    Returns:
+        float tensor `[B]`.
+    """
+    return sigmoid_cross_entropy(fake_logits, 1.0)
+
+
+def hinge_discriminator_loss(real_logits, wrong_logits, fake_logits, wrong_weight=0.5, fake_weight=0.5):
+    """Hinge variant of the GAN-CLS discriminator loss, per example.
+
+    `L_D = relu(1 - D(x, h)) + 0.5 * relu(1 + D(x, h_wrong)) + 0.5 * relu(1 + D(G(z, h), h))`.
+
+    Args:
+        real_logits, wrong_logits, fake_logits: float tensors `[B, ...]`, as in
+            `gan_cls_discriminator_loss`.
+        wrong_weight: float, weight of the wrong-text term.
+        fake_weight: float, weight of the fake-image term.
+
+    Returns:
+        float tensor `[B]`.
+    """
+    return (
+        _per_example(ops.relu(1.0 - ops.convert_to_tensor(real_logits)))
+        + wrong_weight * _per_example(ops.relu(1.0 + ops.convert_to_tensor(wrong_logits)))
+        + fake_weight * _per_example(ops.relu(1.0 + ops.convert_to_tensor(fake_logits)))
+    )
+
+
+def hinge_generator_loss(fake_logits):
+    """Hinge generator loss `-D(G(z, h), h)`, per example.
+
+    Args:
+        fake_logits: float tensor `[B, ...]`.
+
+    Returns:
+        float tensor `[B]`.
+    """
+    return _per_example(-ops.convert_to_tensor(fake_logits))
+
+
+
+def symmetric_matching_loss(image_embeddings, text_embeddings, gamma=10.0, labels=None):
+    """Symmetric image-text matching loss over a batch, per example: DAMSM's sentence loss.
+
+    Scores are `gamma` times the cosine similarity of every text with every image of the batch;
+    pair i is the match of text i and image i. The loss of example i is the cross-entropy of
+    picking image i among the batch's images for text i, plus that of picking text i among the
+    batch's texts for image i: `L1s + L2s` of AttnGAN (Xu et al. 2018, eqs. 10-13, gamma3 = 10),
+    a softmax form of the symmetric joint-embedding loss of Reed et al. 2016 (DS-SJE).
+
+    Args:
+        image_embeddings: float tensor `[B, E]`.
+        text_embeddings: float tensor `[B, E]`; a zero row (an empty caption) is allowed.
+        gamma: float, the inverse temperature of the softmax.
+        labels: optional tensor `[B]` (any dtype with equality), a key of each pair's content
+            (a class id, or a key of the attributes): another pair with the same key is not a
+            negative, so it is left out of both softmaxes (AttnGAN does this with class ids).
+
+    Returns:
+        float32 tensor `[B]`.
+    """
+    image = ops.cast(image_embeddings, "float32")
+    text = ops.cast(text_embeddings, "float32")
+    # max() inside the rsqrt, so a zero row normalises to zero with a finite gradient.
+    image = image * ops.rsqrt(ops.maximum(ops.sum(ops.square(image), axis=-1, keepdims=True), 1e-12))
+    text = text * ops.rsqrt(ops.maximum(ops.sum(ops.square(text), axis=-1, keepdims=True), 1e-12))
+    logits = gamma * ops.matmul(text, ops.transpose(image))
+    batch_size = ops.shape(logits)[0]
+    if labels is not None:
+        labels = ops.convert_to_tensor(labels)
+        same = ops.logical_and(
+            ops.equal(labels[:, None], labels[None, :]), ops.logical_not(ops.eye(batch_size, dtype="bool"))
+        )
+        logits = ops.where(same, -1e9, logits)
+    targets = ops.arange(batch_size)
+    text_to_image = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+    image_to_text = ops.sparse_categorical_crossentropy(targets, ops.transpose(logits), from_logits=True)
+    return text_to_image + image_to_text

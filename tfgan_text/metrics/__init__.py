@@ -1,0 +1,1 @@
+"""Metrics of generated images and captions; each takes activations, so any feature network fits."""

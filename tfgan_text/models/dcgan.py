@@ -1,0 +1,302 @@
+"""Text-conditional DCGAN trained with GAN-CLS and GAN-INT (Reed et al. 2016), as a Keras model.
+
+`TextConditionalDCGAN` holds a text encoder, a generator and a discriminator and trains them
+with `fit` through its own `train_step`, on one device or under any `tf.distribute` strategy
+with the same result as one device on the same global batch (see `train_step`).
+"""
+
+import copy
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from tfgan_text import losses
+from tfgan_text.errors import UserError
+from tfgan_text.models.dcgan_networks import DCGANDiscriminator, DCGANGenerator
+
+__all__ = ["DCGANDiscriminator", "DCGANGenerator", "TextConditionalDCGAN"]
+
+GAN_LOSSES = {
+    "gan_cls": (losses.gan_cls_discriminator_loss, losses.non_saturating_generator_loss),
+    "hinge": (losses.hinge_discriminator_loss, losses.hinge_generator_loss),
+}
+
+
+def _replica_position(local_size):
+    """`(offset, global_size)`: where this replica's rows sit in the global batch.
+
+    Under a `tf.distribute` strategy each replica gets consecutive rows of the global batch,
+    replica 0 first; sizes may be uneven (the last batch of an epoch). Outside a strategy the
+    offset is 0 and the global batch is the local one.
+    """
+    local_size = ops.reshape(ops.convert_to_tensor(local_size, "int32"), (1,))
+    context = tf.distribute.get_replica_context()
+    if context is None:
+        return 0, local_size[0]
+    sizes = context.all_gather(local_size, axis=0)
+    return ops.sum(sizes[: context.replica_id_in_sync_group]), ops.sum(sizes)
+
+
+def _gather(values):
+    """All replicas' `values` concatenated along the batch axis, replica 0 first."""
+    context = tf.distribute.get_replica_context()
+    return values if context is None else context.all_gather(values, axis=0)
+
+
+@keras.saving.register_keras_serializable(package="tfgan_text")
+class TextConditionalDCGAN(keras.Model):
+    """GAN-INT-CLS text-to-image DCGAN of Reed et al. 2016, trained by `fit`.
+
+    Args:
+        generator: `DCGANGenerator` (or any model with the same inputs and a `noise_dim`).
+        discriminator: `DCGANDiscriminator` (or any model with the same inputs), giving logits.
+        text_encoder: Keras model mapping int token ids `[B, T]` to a sentence embedding
+            `[B, E]`. Its output may be the tensor, a dict (its `"sentence"` entry is used) or a
+            tuple/list (its last element is used). An unbuilt encoder is built here with
+            `build((None, None))`.
+        train_text_encoder: bool. False (default, as Reed: the encoder is pretrained): the
+            encoder is frozen (`trainable = False`) and run in inference mode. True: it is
+            trained end-to-end in the discriminator step, where GAN-CLS learns text/image
+            matching; the generator step treats embeddings as constants.
+        gan_int: bool, add GAN-INT: the generator is also trained on embeddings interpolated
+            between captions of the batch.
+        interpolation_beta: float in [0, 1], GAN-INT embedding `beta * h_i + (1 - beta) * h_j`,
+            `j = i + 1` modulo the global batch (0.5 in the paper).
+        seed: int or None, seed of the model's `keras.random.SeedGenerator` for the noise.
+        **kwargs: passed to `keras.Model`.
+
+    Training batches are dicts (other keys are ignored):
+        `image`: float32 `[B, S, S, 3]` in [-1, 1];
+        `token_ids`: int `[B, T]`, or `[B, K, T]` for K captions of each image, whose
+            embeddings are averaged into one condition (Reed's averaged condition; every one of
+            the K captions must be a real caption);
+        `wrong_token_ids`: int `[B, T]` or `[B, K, T]`, captions of other images.
+
+    Calling the model maps `(token_ids, noise)` (a pair) to images `[B, S, S, 3]` in [-1, 1].
+
+    Example:
+        >>> gan = TextConditionalDCGAN(generator, discriminator, text_encoder, seed=0)
+        >>> gan.compile(loss="gan_cls", label_smoothing=0.1)
+        >>> gan.fit(dataset, epochs=600)
+        >>> images = gan.generate(token_ids, seed=0)
+
+    Reference: Reed et al. 2016, "Generative Adversarial Text to Image Synthesis" (ICML).
+    """
+
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        text_encoder,
+        train_text_encoder=False,
+        gan_int=True,
+        interpolation_beta=0.5,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not 0.0 <= interpolation_beta <= 1.0:
+            raise UserError(f"interpolation_beta must be in [0, 1], got {interpolation_beta}")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.text_encoder = text_encoder
+        self.train_text_encoder = train_text_encoder
+        self.gan_int = gan_int
+        self.interpolation_beta = interpolation_beta
+        self.seed = seed
+        if not text_encoder.built:
+            text_encoder.build((None, None))  # token ids [B, T]
+        self.text_encoder.trainable = train_text_encoder
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_wrong_tracker = keras.metrics.Mean(name="d_wrong")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        # All weights live in the three (built) networks: nothing is left to build, and `fit`
+        # under a strategy must not try to build the model by calling it on a training batch.
+        self.built = True
+
+    @property
+    def metrics(self):
+        """Epoch means of the losses and of D's sigmoid(logit) on (real, right), (real, wrong), (fake, right).
+
+        NaN losses stay NaN in the logs (`d_loss`, `g_loss`), for a callback to stop on.
+        """
+        return [
+            self.d_loss_tracker,
+            self.g_loss_tracker,
+            self.d_real_tracker,
+            self.d_wrong_tracker,
+            self.d_fake_tracker,
+        ]
+
+    def compile(self, d_optimizer=None, g_optimizer=None, loss="gan_cls", label_smoothing=0.0, **kwargs):
+        """Configures training; call it in `strategy.scope()` when training under a strategy.
+
+        Args:
+            d_optimizer: Keras optimizer of the discriminator (and of a trained text encoder);
+                default Adam(2e-4, beta_1=0.5) as Reed.
+            g_optimizer: Keras optimizer of the generator; the same default.
+            loss: "gan_cls" (binary cross-entropy, non-saturating G) or "hinge".
+            label_smoothing: float in [0, 1), one-sided smoothing of the real target
+                (`loss="gan_cls"` only).
+            **kwargs: passed to `keras.Model.compile` (`run_eagerly`, `jit_compile`, ...).
+        """
+        if loss not in GAN_LOSSES:
+            raise UserError(f"loss must be one of {sorted(GAN_LOSSES)}, got {loss!r}")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise UserError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        if label_smoothing and loss != "gan_cls":
+            raise UserError(f"label_smoothing applies to loss='gan_cls' only, not {loss!r}")
+        super().compile(optimizer=None, **kwargs)
+        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.d_optimizer.build(self._discriminator_variables())
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.gan_loss = loss
+        self.label_smoothing = label_smoothing
+
+    def _discriminator_variables(self):
+        variables = list(self.discriminator.trainable_variables)
+        if self.train_text_encoder:
+            variables += self.text_encoder.trainable_variables
+        return variables
+
+    def encode_text(self, token_ids, training=False):
+        """Sentence embedding `[B, E]` of token ids `[B, T]`, or the mean over K of `[B, K, T]`."""
+        token_ids = ops.convert_to_tensor(token_ids)
+        if len(token_ids.shape) == 3:
+            shape = ops.shape(token_ids)
+            embedding = self._sentence_embedding(ops.reshape(token_ids, (-1, shape[2])), training)
+            return ops.mean(ops.reshape(embedding, (shape[0], shape[1], embedding.shape[-1])), axis=1)
+        return self._sentence_embedding(token_ids, training)
+
+    def _sentence_embedding(self, token_ids, training):
+        outputs = self.text_encoder(token_ids, training=training)
+        if isinstance(outputs, dict):
+            return outputs["sentence"]
+        if isinstance(outputs, (tuple, list)):
+            return outputs[-1]
+        return outputs
+
+    def call(self, inputs, training=False):
+        """Images `[B, S, S, 3]` in [-1, 1] from a pair `(token_ids, noise)`."""
+        token_ids, noise = inputs
+        embedding = self.encode_text(token_ids, training=training and self.train_text_encoder)
+        return self.generator({"noise": noise, "embedding": embedding}, training=training)
+
+    def generate(self, token_ids, noise=None, seed=None):
+        """Images for token ids `[B, T]` (or `[B, K, T]`), in inference mode.
+
+        Args:
+            token_ids: int `[B, T]` or `[B, K, T]`.
+            noise: float `[B, Z]` or None to draw it from N(0, 1).
+            seed: int seed of the drawn noise (same seed, same images), or None.
+        """
+        if noise is None:
+            batch = ops.shape(token_ids)[0]
+            noise = keras.random.normal((batch, self.generator.noise_dim), seed=seed)
+        return self((token_ids, noise), training=False)
+
+    def _noise(self, offset, local_size, global_size):
+        """This replica's rows of N(0, 1) noise drawn for the whole global batch.
+
+        Every replica draws the same `[global_size, Z]` sample (same seed state) and keeps its
+        own rows, so the noise of each example is the same as in one-device training.
+        """
+        noise = keras.random.normal((global_size, self.generator.noise_dim), seed=self.seed_generator)
+        return noise[offset : offset + local_size]
+
+    def _average(self, per_example, global_size):
+        """Mean over the global batch: sum of this replica's losses / global batch size.
+
+        The optimizers sum gradients over replicas, which gives the one-device gradient.
+        """
+        return tf.nn.compute_average_loss(per_example, global_batch_size=global_size)
+
+    def train_step(self, data):
+        """One discriminator step (GAN-CLS) then one generator step (non-saturating + GAN-INT).
+
+        Distribution: losses are per-example sums divided by the global batch size, batch norm
+        is synchronized across replicas (the networks' default), noise is drawn for the global
+        batch and sliced, and GAN-INT partners are taken from the gathered global batch, so under
+        `MirroredStrategy` the updates equal one-device training on the same global batch.
+        """
+        batch = data[0] if isinstance(data, (tuple, list)) else data
+        images = ops.convert_to_tensor(batch["image"])
+        local_size = ops.shape(images)[0]
+        offset, global_size = _replica_position(local_size)
+        right = self._discriminator_step(batch, images, offset, local_size, global_size)
+        self._generator_step(right, offset, local_size, global_size)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def _discriminator_step(self, batch, images, offset, local_size, global_size):
+        """Updates D on (real, right), (real, wrong), (fake, right); returns the right embeddings."""
+        d_loss_fn = GAN_LOSSES[self.gan_loss][0]
+        loss_options = {"label_smoothing": self.label_smoothing} if self.gan_loss == "gan_cls" else {}
+        noise = self._noise(offset, local_size, global_size)
+        with tf.GradientTape() as tape:
+            right = self.encode_text(batch["token_ids"], training=self.train_text_encoder)
+            wrong = self.encode_text(batch["wrong_token_ids"], training=self.train_text_encoder)
+            fake = self.generator({"noise": noise, "embedding": ops.stop_gradient(right)}, training=True)
+            fake = ops.stop_gradient(fake)
+            real_logits = self.discriminator({"image": images, "embedding": right}, training=True)
+            wrong_logits = self.discriminator({"image": images, "embedding": wrong}, training=True)
+            fake_logits = self.discriminator({"image": fake, "embedding": right}, training=True)
+            per_example = d_loss_fn(real_logits, wrong_logits, fake_logits, **loss_options)
+            loss = self._average(per_example, global_size)
+        variables = self._discriminator_variables()
+        self.d_optimizer.apply(tape.gradient(loss, variables), variables)
+        self.d_loss_tracker.update_state(per_example)
+        self.d_real_tracker.update_state(ops.sigmoid(real_logits))
+        self.d_wrong_tracker.update_state(ops.sigmoid(wrong_logits))
+        self.d_fake_tracker.update_state(ops.sigmoid(fake_logits))
+        return ops.stop_gradient(right)
+
+    def _generator_step(self, right, offset, local_size, global_size):
+        """Updates G on D(G(z, h), h) and, with GAN-INT, on interpolated embeddings.
+
+        D runs in training mode (batch statistics, as in its own step); its trainable weights
+        are not updated here.
+        """
+        g_loss_fn = GAN_LOSSES[self.gan_loss][1]
+        noise = self._noise(offset, local_size, global_size)
+        if self.gan_int:
+            partner = ops.roll(_gather(right), -1, axis=0)[offset : offset + local_size]
+            mixed = self.interpolation_beta * right + (1.0 - self.interpolation_beta) * partner
+            mixed_noise = self._noise(offset, local_size, global_size)
+        with tf.GradientTape() as tape:
+            fake = self.generator({"noise": noise, "embedding": right}, training=True)
+            per_example = g_loss_fn(self.discriminator({"image": fake, "embedding": right}, training=True))
+            if self.gan_int:
+                mixed_fake = self.generator({"noise": mixed_noise, "embedding": mixed}, training=True)
+                mixed_logits = self.discriminator({"image": mixed_fake, "embedding": mixed}, training=True)
+                per_example = per_example + g_loss_fn(mixed_logits)
+            loss = self._average(per_example, global_size)
+        variables = self.generator.trainable_variables
+        self.g_optimizer.apply(tape.gradient(loss, variables), variables)
+        self.g_loss_tracker.update_state(per_example)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "generator": keras.saving.serialize_keras_object(self.generator),
+                "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+                "text_encoder": keras.saving.serialize_keras_object(self.text_encoder),
+                "train_text_encoder": self.train_text_encoder,
+                "gan_int": self.gan_int,
+                "interpolation_beta": self.interpolation_beta,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = copy.deepcopy(config)  # deserializing consumes the nested configs
+        for key in ("generator", "discriminator", "text_encoder"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)

@@ -1,0 +1,70 @@
+"""A small convolutional image encoder giving region features and a global feature (DAMSM)."""
+
+import keras
+from keras import ops
+
+from tfgan_text.errors import UserError
+
+
+@keras.saving.register_keras_serializable(package="tfgan_text")
+class ImageEncoder(keras.Model):
+    """Image encoder for image-text matching, trained from scratch (the DAMSM image side).
+
+    AttnGAN takes region features from an intermediate layer of Inception-v3 and the global
+    feature from its last layer, both projected to E (Xu et al. 2018). This is the same shape
+    of network at a small size: stride-2 convolution blocks (4x4 kernels, batch norm after the
+    first, LeakyReLU 0.2); the map after all blocks but the last, projected by a 1x1
+    convolution, gives the regions; the last block, global average pooling and a linear layer
+    give the global feature. With the default 4 blocks, 64x64 images give 8x8 regions.
+
+    Args:
+        embedding_dim: int, width E of region and global features (AttnGAN: 256).
+        filters: tuple of at least 2 ints, widths of the stride-2 blocks.
+        **kwargs: passed to `keras.Model`.
+
+    Example:
+        >>> encoder = ImageEncoder(embedding_dim=64, filters=(16, 32))
+        >>> out = encoder(np.zeros([2, 32, 32, 3], "float32"))  # regions [2, 16, 16, 64], global [2, 64]
+    """
+
+    def __init__(self, embedding_dim=256, filters=(32, 64, 128, 256), **kwargs):
+        super().__init__(**kwargs)
+        if len(filters) < 2:
+            raise UserError(f"filters must have at least 2 widths; got {filters!r}")
+        self.embedding_dim = embedding_dim
+        self.filters = tuple(filters)
+        self.blocks = [self._block(i, width) for i, width in enumerate(self.filters)]
+        self.region_projection = keras.layers.Conv2D(embedding_dim, 1, name="region_projection")
+        self.pool = keras.layers.GlobalAveragePooling2D(name="pool")
+        self.global_projection = keras.layers.Dense(embedding_dim, name="global_projection")
+
+    @staticmethod
+    def _block(index, width):
+        layers = [keras.layers.Conv2D(width, 4, strides=2, padding="same", use_bias=index == 0)]
+        if index > 0:
+            layers.append(keras.layers.BatchNormalization(momentum=0.9))
+        layers.append(keras.layers.LeakyReLU(0.2))
+        return keras.Sequential(layers, name=f"block_{index}")
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for block in self.blocks:
+            block.build(shape)
+            shape = block.compute_output_shape(shape)
+            if block is self.blocks[-2]:
+                self.region_projection.build(shape)
+        self.global_projection.build((shape[0], shape[-1]))
+        self.built = True
+
+    def call(self, images, training=False):
+        x = ops.convert_to_tensor(images, dtype=self.compute_dtype)
+        for block in self.blocks[:-1]:
+            x = block(x, training=training)
+        regions = self.region_projection(x)
+        x = self.blocks[-1](x, training=training)
+        return {"regions": regions, "global": self.global_projection(self.pool(x))}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"embedding_dim": self.embedding_dim, "filters": self.filters})
+        return config

@@ -1,0 +1,127 @@
+"""Joint image-text embedding: trains a text encoder and an image encoder into one space."""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from tfgan_text.losses import symmetric_matching_loss
+
+
+def in_batch_recall_at_1(image_embeddings, text_embeddings, labels=None):
+    """Fraction of texts whose own image scores strictly above every negative image of the batch.
+
+    Negatives are the other images, less those with the same label when `labels` is given
+    (as in `symmetric_matching_loss`); a tie counts as a miss.
+
+    Args:
+        image_embeddings: float tensor `[B, E]`.
+        text_embeddings: float tensor `[B, E]`.
+        labels: optional tensor `[B]`, content keys.
+
+    Returns:
+        float32 scalar.
+    """
+    image = ops.cast(image_embeddings, "float32")
+    text = ops.cast(text_embeddings, "float32")
+    scores = ops.matmul(
+        text / ops.maximum(ops.norm(text, axis=-1, keepdims=True), 1e-12),
+        ops.transpose(image / ops.maximum(ops.norm(image, axis=-1, keepdims=True), 1e-12)),
+    )
+    batch_size = ops.shape(scores)[0]
+    negative = ops.logical_not(ops.eye(batch_size, dtype="bool"))
+    if labels is not None:
+        labels = ops.convert_to_tensor(labels)
+        negative = ops.logical_and(negative, ops.not_equal(labels[:, None], labels[None, :]))
+    best_negative = ops.max(ops.where(negative, scores, -2.0), axis=1)
+    return ops.mean(ops.cast(ops.diagonal(scores) > best_negative, "float32"))
+
+
+@keras.saving.register_keras_serializable(package="tfgan_text")
+class JointEmbedding(keras.Model):
+    """Trains a text encoder and an image encoder jointly with a symmetric matching loss.
+
+    The DAMSM sentence loss (Xu et al. 2018) and the joint embedding of Reed et al. 2016:
+    `symmetric_matching_loss` over the batch's cosine-similarity matrix, scaled by `gamma`.
+    Batches are dicts with `"image"` float `[B, S, S, 3]` in [-1, 1], the text encoder's ids
+    under its `input_key` (`"token_ids"` or `"char_ids"`, `[B, T]`), and optionally an entry
+    `[B]` named by `match_key`: pairs of the batch with equal values there (the same class, or
+    the same content) are not taken as negatives of each other.
+    `fit` and `evaluate` report `loss` and `recall_at_1` (caption -> image, within the batch).
+    Under a `tf.distribute` strategy the negatives are those of each replica's batch.
+
+    Args:
+        text_encoder: `WordRNNEncoder` or `CharCNNRNNEncoder` (any model with an `input_key`
+            returning `{"sentence": [B, E], ...}`).
+        image_encoder: `ImageEncoder` (any model returning `{"global": [B, E], ...}`).
+        gamma: float, the scale of the cosine similarities (AttnGAN's gamma3: 10).
+        match_key: str, the batch entry of content keys, used where present (AttnGAN masks
+            pairs of the same class: `"label"`).
+        **kwargs: passed to `keras.Model`.
+
+    Example:
+        >>> model = JointEmbedding(WordRNNEncoder(vocabulary_size=50), ImageEncoder())
+        >>> model.compile(optimizer=keras.optimizers.Adam(2e-4))
+        >>> model.fit(batches, epochs=5)
+    """
+
+    def __init__(self, text_encoder, image_encoder, gamma=10.0, match_key="label", **kwargs):
+        super().__init__(**kwargs)
+        self.text_encoder = text_encoder
+        self.image_encoder = image_encoder
+        self.gamma = gamma
+        self.match_key = match_key
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.recall_tracker = keras.metrics.Mean(name="recall_at_1")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.recall_tracker]
+
+    def call(self, inputs, training=False):
+        """Returns `{"image": [B, E], "text": [B, E]}`, the global image and sentence embeddings."""
+        image = self.image_encoder(inputs["image"], training=training)["global"]
+        text = self.text_encoder(inputs[self.text_encoder.input_key], training=training)["sentence"]
+        return {"image": image, "text": text}
+
+    def _update_metrics(self, loss, embeddings, labels):
+        self.loss_tracker.update_state(loss)
+        self.recall_tracker.update_state(in_batch_recall_at_1(embeddings["image"], embeddings["text"], labels))
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def train_step(self, data):
+        labels = data.get(self.match_key)
+        with tf.GradientTape() as tape:
+            embeddings = self(data, training=True)
+            per_example = symmetric_matching_loss(embeddings["image"], embeddings["text"], self.gamma, labels)
+            loss = tf.nn.compute_average_loss(per_example)
+        gradients = tape.gradient(loss, self.trainable_variables)
+        # Region features take no part in this loss (DAMSM's word loss trains them): their
+        # gradient is zero rather than missing, which Keras would warn about at every step.
+        gradients = [ops.zeros_like(v) if g is None else g for g, v in zip(gradients, self.trainable_variables)]
+        self.optimizer.apply(gradients, self.trainable_variables)
+        return self._update_metrics(ops.mean(per_example), embeddings, labels)
+
+    def test_step(self, data):
+        labels = data.get(self.match_key)
+        embeddings = self(data, training=False)
+        per_example = symmetric_matching_loss(embeddings["image"], embeddings["text"], self.gamma, labels)
+        return self._update_metrics(ops.mean(per_example), embeddings, labels)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "text_encoder": keras.saving.serialize_keras_object(self.text_encoder),
+                "image_encoder": keras.saving.serialize_keras_object(self.image_encoder),
+                "gamma": self.gamma,
+                "match_key": self.match_key,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["text_encoder"] = keras.saving.deserialize_keras_object(config["text_encoder"])
+        config["image_encoder"] = keras.saving.deserialize_keras_object(config["image_encoder"])
+        return cls(**config)
