@@ -48,6 +48,69 @@ def _data_preview(args):
     print(f"wrote {args.out}: {len(images)} images of {args.data!r} ({args.split}) with a caption each")
 
 
+def _add_train_arguments(parser):
+    """`train dcgan` / `train text-encoder` flags; unset flags keep the defaults, or a resumed run's values."""
+    parser.add_argument("--data", default=None, help="'shapes' (built in, the default) or a dataset path")
+    parser.add_argument("--format", default=None, help="layout of --data: auto, cub, oxford102, coco, ...")
+    parser.add_argument("--out", required=True, help="run directory (checkpoints, samples, logs)")
+    parser.add_argument("--epochs", type=_positive_int, default=None)
+    parser.add_argument("--steps-per-epoch", type=_positive_int, default=None, help="default: one pass over the data")
+    parser.add_argument("--batch-size", type=_positive_int, default=None)
+    parser.add_argument("--image-size", type=_positive_int, default=None, help="32, 64 (default) or 128")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--strategy", default="auto", help="auto, mirrored, one_device or multi_worker")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument("--text-encoder", default=None, help="word_rnn (default) or char_cnn_rnn")
+    parser.add_argument("--text-encoder-epochs", type=_positive_int, default=None, help="epochs of stage 1")
+
+
+def _add_dcgan_arguments(parser):
+    parser.add_argument("--ngf", type=_positive_int, default=None, help="generator width")
+    parser.add_argument("--ndf", type=_positive_int, default=None, help="discriminator width")
+    parser.add_argument("--loss", default=None, choices=("gan_cls", "hinge"))
+    parser.add_argument("--label-smoothing", type=float, default=None, help="one-sided: real target 1 - s")
+    parser.add_argument("--spectral-norm", action="store_const", const=True, default=None)
+    parser.add_argument("--captions-per-image", type=_positive_int, default=None, help="condition averaged over K captions")
+    parser.add_argument("--no-gan-int", dest="gan_int", action="store_const", const=False, default=None)
+    parser.add_argument("--interpolation-beta", type=float, default=None, help="GAN-INT beta (0.5)")
+    parser.add_argument("--checkpoint-every", type=_positive_int, default=None, help="steps between checkpoints")
+
+
+TRAIN_FLAGS = {
+    "data", "format", "epochs", "steps_per_epoch", "batch_size", "image_size", "seed", "text_encoder",
+    "text_encoder_epochs", "ngf", "ndf", "loss", "label_smoothing", "spectral_norm", "captions_per_image",
+    "gan_int", "interpolation_beta", "checkpoint_every",
+}
+
+
+def _given_settings(args):
+    return {name: value for name, value in vars(args).items() if name in TRAIN_FLAGS and value is not None}
+
+
+def _train_dcgan(args):
+    from tfgan_text.training.train_dcgan import train_dcgan
+
+    train_dcgan(args.out, resume=args.resume, strategy=args.strategy, **_given_settings(args))
+    print(f"trained: {os.path.join(args.out, 'model.keras')}; sample grids in {os.path.join(args.out, 'samples')}")
+
+
+def _train_text_encoder(args):
+    from tfgan_text.training.train_dcgan import train_text_encoder
+
+    _, recall = train_text_encoder(args.out, resume=args.resume, strategy=args.strategy, **_given_settings(args))
+    figures = ", ".join(f"{name} {value:.3f}" for name, value in recall.items()) or "no val split to measure on"
+    print(f"text encoder: {os.path.join(args.out, 'text_encoder.keras')}; caption->image {figures}")
+
+
+def _generate(args):
+    from tfgan_text.generate import generate_grid
+
+    notes = generate_grid(args.model, args.captions, args.out, per_caption=args.n, seed=args.seed)
+    for note in notes:
+        print(note)
+    print(f"wrote {args.out}: {args.n} image(s) for each of {len(args.captions)} caption(s)")
+
+
 def _ensure_parent(path):
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
@@ -65,6 +128,24 @@ def build_parser():
     preview.add_argument("--n", type=_positive_int, default=16, help="number of images")
     preview.add_argument("--out", default="shapes.png", help="PNG file to write")
     preview.set_defaults(run=_data_preview)
+
+    train = verbs.add_parser("train", help="train a model")
+    models = train.add_subparsers(dest="model", required=True)
+    dcgan = models.add_parser("dcgan", help="text-to-image DCGAN with GAN-CLS and GAN-INT (Reed et al. 2016)")
+    _add_train_arguments(dcgan)
+    _add_dcgan_arguments(dcgan)
+    dcgan.set_defaults(run=_train_dcgan)
+    encoder = models.add_parser("text-encoder", help="pretrain a run's text encoder (stage 1 of train dcgan)")
+    _add_train_arguments(encoder)
+    encoder.set_defaults(run=_train_text_encoder)
+
+    generate = verbs.add_parser("generate", help="images for captions from a trained text-to-image model")
+    generate.add_argument("captions", nargs="+", help="one or more captions")
+    generate.add_argument("--model", default=None, help="a run directory or saved model (default: the shipped demo)")
+    generate.add_argument("--n", type=_positive_int, default=1, help="images per caption")
+    generate.add_argument("--seed", type=int, default=0, help="same caption and seed, same image")
+    generate.add_argument("--out", default="generated.png", help="PNG grid to write")
+    generate.set_defaults(run=_generate)
     return parser
 
 

@@ -50,7 +50,7 @@ def to_uint8(images):
     images = np.asarray(images)
     if images.dtype == np.uint8:
         return images
-    return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    return np.clip(np.round((np.nan_to_num(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 def _wrap(text, font, width, max_lines):

@@ -1,1 +1,23 @@
+"""Keras models, one file per model. Import a model's module to use it; `load_model` loads any."""
 
+import importlib
+import os
+
+from tfgan_text.errors import UserError
+
+MODEL_MODULES = ("dcgan", "dcgan_networks", "text_encoder", "image_encoder", "joint_embedding")
+
+
+def load_model(path):
+    """Loads a `.keras` file of any of the package's models (their classes registered first)."""
+    for module in MODEL_MODULES:
+        importlib.import_module(f"tfgan_text.models.{module}")
+    import keras
+
+    if not os.path.isfile(path):
+        raise UserError(f"no model file {path}")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"{path} is not a readable model of this package: {first_line}") from None

@@ -1,0 +1,94 @@
+"""Does the text-conditional DCGAN learn its conditioning? Train for a fixed wall-clock budget
+on the built-in shapes, then judge generated images against their captions with the
+attribute classifier trained on real shapes images.
+
+Prints one JSON line: wall time, training steps, and the classifier's colour and shape
+accuracy on images generated from the captions of the `test` and `compositional` splits, next
+to its accuracy on the real images of those splits.
+
+Run: `python bench/dcgan_quality.py --minutes 30 --out runs/quality`
+"""
+
+import argparse
+import json
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tfgan_text.data import shapes  # noqa: E402
+from tfgan_text.metrics.attribute_classifier import attribute_accuracy, load_or_train  # noqa: E402
+from tfgan_text.text.tokenizer import Tokenizer  # noqa: E402
+from tfgan_text.training.train_dcgan import train_dcgan  # noqa: E402
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training once `seconds` have passed since `start`."""
+
+    def __init__(self, start, seconds):
+        super().__init__()
+        self.start, self.seconds = start, seconds
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.perf_counter() - self.start > self.seconds:
+            self.model.stop_training = True
+
+
+def generated_images(model, tokenizer, captions, seed, batch_size=100):
+    """Images for `captions`, with noise drawn from `seed`."""
+    noise = np.random.default_rng(seed).standard_normal((len(captions), model.generator.noise_dim)).astype(np.float32)
+    images = []
+    for start in range(0, len(captions), batch_size):
+        ids = tokenizer(tf.constant(captions[start : start + batch_size]))
+        out = model.generate(ids, noise=noise[start : start + batch_size])
+        images.append(np.clip(np.round((keras.ops.convert_to_numpy(out) + 1.0) * 127.5), 0, 255).astype(np.uint8))
+    return np.concatenate(images)
+
+
+def evaluate(model, tokenizer, classifier, image_size, seed, num_examples):
+    figures = {}
+    rng = np.random.default_rng(seed)
+    for split in ("test", "compositional"):
+        examples = shapes.load_split(split, image_size=image_size, num_examples=num_examples)
+        attributes = {name: examples[name] for name in shapes.ATTRIBUTES}
+        # One of each image's captions, drawn at random: every template is judged.
+        captions = [str(row[rng.integers(len(row))]) for row in examples["captions"]]
+        fake = attribute_accuracy(classifier, generated_images(model, tokenizer, captions, seed), attributes)
+        real = attribute_accuracy(classifier, examples["image"], attributes)
+        for name in ("color_accuracy", "shape_accuracy"):
+            figures[f"{split}_{name}"] = round(float(fake[name]), 4)
+            figures[f"{split}_real_{name}"] = round(float(real[name]), 4)
+    return figures
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget of training (both stages)")
+    parser.add_argument("--out", default="runs/quality")
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--eval-examples", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    model = train_dcgan(
+        args.out, image_size=args.image_size, batch_size=args.batch_size, epochs=1000, seed=args.seed,
+        callbacks=[TimeBudget(start, args.minutes * 60)], verbose=2,
+    )
+    train_seconds = time.perf_counter() - start
+    steps = int(model.d_optimizer.iterations.numpy())
+    classifier = load_or_train(image_size=args.image_size)
+    figures = {"benchmark": "dcgan_quality", "image_size": args.image_size, "batch_size": args.batch_size,
+               "train_wall_s": round(train_seconds, 1), "gan_steps": steps}
+    figures.update(evaluate(model, Tokenizer(args.out), classifier, args.image_size, args.seed, args.eval_examples))
+    figures["total_wall_s"] = round(time.perf_counter() - start, 1)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

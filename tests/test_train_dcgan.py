@@ -1,0 +1,129 @@
+"""Tests of DCGAN runs: both stages, checkpoints, resume (also after SIGKILL), NaN stops, bad input."""
+
+import glob
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tests.test_case import TestCase
+from tfgan_text.errors import UserError
+from tfgan_text.training.checkpoints import TrainingCheckpoint
+from tfgan_text.training.train_dcgan import train_dcgan
+
+TINY = dict(
+    image_size=32, batch_size=8, steps_per_epoch=3, epochs=1, text_encoder_epochs=1, ngf=8, ndf=8,
+    text_embedding_dim=16, text_hidden_dim=16, checkpoint_every=2,
+)
+TINY_FLAGS = [
+    "--image-size", "32", "--batch-size", "16", "--steps-per-epoch", "8", "--epochs", "3",
+    "--text-encoder-epochs", "1", "--ngf", "16", "--ndf", "16", "--checkpoint-every", "4",
+]
+
+
+def tree_digest(directory):
+    digest = hashlib.sha256()
+    for path in sorted(glob.glob(os.path.join(directory, "**"), recursive=True)):
+        digest.update(path.encode())
+        if os.path.isfile(path):
+            with open(path, "rb") as file:
+                digest.update(file.read())
+    return digest.hexdigest()
+
+
+def checkpoint_steps(run_dir):
+    return sorted(int(p.split("ckpt-")[1].split(".")[0]) for p in glob.glob(os.path.join(run_dir, "checkpoints", "ckpt-*.index")))
+
+
+class PoisonGenerator(keras.callbacks.Callback):
+    """Sets the generator's weights to NaN after batch `at`, as a diverging run would."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == self.at:
+            for variable in self.model.generator.trainable_variables:
+                variable.assign(tf.fill(variable.shape, float("nan")))
+
+
+class TrainDCGANTest(TestCase):
+    def test_run_writes_everything_and_resume_adds_epochs(self):
+        run = os.path.join(self.temp_dir(), "run")
+        model = train_dcgan(run, verbose=0, **TINY)
+        for name in ("run.json", "vocab.txt", "tokenizer.json", "text_encoder.keras", "model.keras", "logs"):
+            self.assertTrue(os.path.exists(os.path.join(run, name)), name)
+        self.assertTrue(os.path.exists(os.path.join(run, "samples", "samples_epoch_001.png")))
+        self.assertEqual(int(model.d_optimizer.iterations.numpy()), 3)
+        self.assertEqual(checkpoint_steps(run), [2, 3])
+
+        resumed = train_dcgan(run, resume=True, epochs=2, verbose=0)
+        self.assertEqual(int(resumed.d_optimizer.iterations.numpy()), 6)
+        self.assertEqual(int(resumed.g_optimizer.iterations.numpy()), 6)
+        self.assertTrue(os.path.exists(os.path.join(run, "samples", "samples_epoch_002.png")))
+
+    def test_nan_stops_training_and_keeps_the_last_good_checkpoint(self):
+        run = os.path.join(self.temp_dir(), "run")
+        with self.assertRaisesRegex(UserError, r"non-finite .*d_loss.*ckpt-2"):
+            train_dcgan(run, callbacks=[PoisonGenerator(at=1)], verbose=0, **{**TINY, "checkpoint_every": 1})
+        self.assertEqual(checkpoint_steps(run), [1, 2])
+        self.assertFalse(os.path.exists(os.path.join(run, "model.keras")))
+        reader = tf.train.load_checkpoint(os.path.join(run, "checkpoints", "ckpt-2"))
+        for name in reader.get_variable_to_shape_map():
+            value = reader.get_tensor(name)
+            if np.issubdtype(np.asarray(value).dtype, np.floating):
+                self.assertTrue(np.all(np.isfinite(value)), name)
+
+    def test_bad_runs_are_one_line_errors_and_change_nothing(self):
+        run = os.path.join(self.temp_dir(), "run")
+        with self.assertRaisesRegex(UserError, "no run to resume"):
+            train_dcgan(run, resume=True, verbose=0, **TINY)
+        with self.assertRaisesRegex(UserError, "image size must be 32, 64 or 128, got 48"):
+            train_dcgan(run, verbose=0, **{**TINY, "image_size": 48})
+        with self.assertRaisesRegex(UserError, "batch-size must be a positive integer"):
+            train_dcgan(run, verbose=0, **{**TINY, "batch_size": -4})
+        self.assertFalse(os.path.exists(run))
+
+        train_dcgan(run, verbose=0, **TINY)
+        before = tree_digest(run)
+        with self.assertRaisesRegex(UserError, "already holds a run"):
+            train_dcgan(run, verbose=0, **TINY)
+        with self.assertRaisesRegex(UserError, "another architecture"):
+            train_dcgan(run, resume=True, verbose=0, ngf=16)
+        self.assertEqual(tree_digest(run), before)
+
+    def test_checkpoint_of_another_architecture_is_refused(self):
+        run = os.path.join(self.temp_dir(), "run")
+        train_dcgan(run, verbose=0, **TINY)
+        other = train_dcgan(os.path.join(self.temp_dir(), "other"), verbose=0, **{**TINY, "ngf": 16})
+        with self.assertRaisesRegex(UserError, "does not fit this model"):
+            TrainingCheckpoint(os.path.join(run, "checkpoints")).restore(other)
+
+
+class KillAndResumeTest(TestCase):
+    def test_sigkill_mid_epoch_loses_only_steps_since_the_last_checkpoint(self):
+        run = os.path.join(self.temp_dir(), "run")
+        command = [sys.executable, "-m", "tfgan_text.cli", "train", "dcgan", "--out", run, *TINY_FLAGS]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 300
+        while not [s for s in checkpoint_steps(run) if s >= 8] and time.time() < deadline and process.poll() is None:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        saved = checkpoint_steps(run)
+        self.assertTrue(saved and saved[-1] < 24, f"the kill came too late to test resuming: {saved}")
+
+        resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=600)
+        self.assertEqual(resumed.returncode, 0, resumed.stderr[-2000:])
+        model_checkpoint = TrainingCheckpoint(os.path.join(run, "checkpoints"))
+        self.assertEqual(checkpoint_steps(run)[-1], 24)
+        # The resumed run started at the last checkpoint before the kill: it ran 24 - saved[-1] steps.
+        self.assertIn(f"Epoch {saved[-1] // 8 + 1}/3", resumed.stdout)
+        self.assertIsNotNone(model_checkpoint.latest)

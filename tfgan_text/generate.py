@@ -1,0 +1,84 @@
+"""Images from captions with a trained text-to-image model: the work behind `tfgan-text generate`."""
+
+import os
+
+import numpy as np
+
+from tfgan_text.errors import UserError
+from tfgan_text.text import PyTokenizer
+
+MODEL_FILE = "model.keras"
+DEMO_MODEL = os.path.join("saved_models", "dcgan_shapes")
+
+
+def resolve_model_dir(model):
+    """The directory of a model: the given one, or the shipped demo model by default.
+
+    The demo is looked up in `./saved_models/` and then beside the package's source checkout.
+    """
+    if model is not None:
+        candidates = [model]
+    else:
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        candidates = [DEMO_MODEL, os.path.join(package_root, DEMO_MODEL)]
+    for candidate in candidates:
+        if os.path.isfile(os.path.join(candidate, MODEL_FILE)):
+            return candidate
+    if model is None:
+        raise UserError(f"the demo model {DEMO_MODEL} is not here; pass --model RUN_DIR")
+    raise UserError(f"{model} holds no trained model ({MODEL_FILE}); pass a run directory after training ends")
+
+
+def caption_notes(tokenizer, captions):
+    """One line for each caption the model cannot take as it is (empty, unknown, too long)."""
+    notes = []
+    for number, caption in enumerate(captions, start=1):
+        words = tokenizer.tokens(caption)
+        known = [word for word in words if word in tokenizer.vocabulary]
+        label = f"caption {number}"
+        limit = tokenizer.max_length - (2 if tokenizer.add_start_end else 0)
+        if not words:
+            notes.append(f"{label} has no words: the image is drawn from the empty caption")
+        elif not known:
+            notes.append(f"{label}: none of its {len(words)} words is in the model's vocabulary: drawn as unknown words")
+        if len(words) > limit:
+            notes.append(f"{label}: truncated at {limit} of its {len(words)} tokens")
+    return notes
+
+
+def noise_for(seed, count, noise_dim):
+    """Noise of images 0..count-1 for `seed`: image k's noise depends only on (seed, k)."""
+    return np.stack([np.random.default_rng([seed, k]).standard_normal(noise_dim) for k in range(count)]).astype(np.float32)
+
+
+def generate_images(model_dir, captions, per_caption=1, seed=0):
+    """uint8 images `[len(captions) * per_caption, S, S, 3]`, caption-major, and the notes."""
+    import keras
+    import tensorflow as tf
+
+    from tfgan_text.image_grid import to_uint8
+    from tfgan_text.models import load_model
+    from tfgan_text.text.tokenizer import Tokenizer
+
+    model_dir = resolve_model_dir(model_dir)
+    notes = caption_notes(PyTokenizer.load(model_dir), captions)
+    model = load_model(os.path.join(model_dir, MODEL_FILE))
+    token_ids = Tokenizer(model_dir)(tf.constant(captions))
+    token_ids = tf.repeat(token_ids, per_caption, axis=0)
+    noise = np.tile(noise_for(seed, per_caption, model.generator.noise_dim), (len(captions), 1))
+    return to_uint8(keras.ops.convert_to_numpy(model.generate(token_ids, noise=noise))), notes
+
+
+def generate_grid(model_dir, captions, out, per_caption=1, seed=0):
+    """Writes a PNG grid, one row per caption, and returns notes on the captions."""
+    from tfgan_text.image_grid import image_grid
+
+    if not captions:
+        raise UserError("give at least one caption")
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(parent):
+        raise UserError(f"output directory does not exist: {parent}")
+    images, notes = generate_images(model_dir, captions, per_caption, seed)
+    labels = [caption for caption in captions for _ in range(per_caption)]
+    image_grid(images, labels, columns=per_caption).save(out)
+    return notes

@@ -1,0 +1,114 @@
+"""Checkpoints that let `--resume` continue a run: weights, optimizer state, the step counter.
+
+`tf.train.CheckpointManager` writes a checkpoint's files first and then, atomically, the
+`checkpoint` index that names the latest one, so a process killed while saving leaves the
+previous checkpoint intact.
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+
+from tfgan_text.errors import UserError
+
+
+class TrainingCheckpoint(keras.callbacks.Callback):
+    """Saves the model and its optimizers every `every_n_steps` steps and at each epoch's end.
+
+    The global step counter travels with the checkpoint; with the number of steps per epoch
+    it tells a resumed run at which epoch and batch to go on. A step whose logs hold a NaN or
+    infinite value is never saved: the last good checkpoint stays the latest.
+
+    Args:
+        directory: str, the checkpoint directory.
+        every_n_steps: int, save period in training steps (0: only at epoch ends).
+        max_to_keep: int, how many checkpoints to keep.
+
+    Example:
+        >>> checkpoint = TrainingCheckpoint("runs/a/checkpoints", every_n_steps=200)
+        >>> step = checkpoint.restore(model)  # 0 for a new run
+        >>> model.fit(dataset, callbacks=[checkpoint], ...)
+    """
+
+    def __init__(self, directory, every_n_steps=200, max_to_keep=3):
+        super().__init__()
+        self.directory = directory
+        self.every_n_steps = every_n_steps
+        self.max_to_keep = max_to_keep
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        self._manager = None
+        self.unsaved_failure = False
+
+    def _checkpoint_manager(self, model):
+        if self._manager is None:
+            optimizers = {name: value for name, value in vars(model).items() if isinstance(value, keras.optimizers.Optimizer)}
+            checkpoint = tf.train.Checkpoint(model=model, step=self.step, **optimizers)
+            self._manager = tf.train.CheckpointManager(checkpoint, self.directory, max_to_keep=self.max_to_keep)
+        return self._manager
+
+    @property
+    def latest(self):
+        """The path of the latest checkpoint in the directory, or None."""
+        return tf.train.latest_checkpoint(self.directory)
+
+    def restore(self, model):
+        """Restores the latest checkpoint into `model` (built, optimizers built) and returns its step.
+
+        Returns 0 where there is no checkpoint. A checkpoint of another architecture is a
+        `UserError` and leaves the checkpoint files untouched.
+        """
+        manager = self._checkpoint_manager(model)
+        if manager.latest_checkpoint is None:
+            return 0
+        try:
+            manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as error:
+            first_line = str(error).strip().splitlines()[0]
+            raise UserError(f"checkpoint {manager.latest_checkpoint} does not fit this model: {first_line}") from None
+        return int(self.step.numpy())
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step.assign_add(1)
+        if not _all_finite(logs):
+            self.unsaved_failure = True
+            return
+        if self.every_n_steps and int(self.step.numpy()) % self.every_n_steps == 0:
+            self.save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.unsaved_failure and _all_finite(logs):
+            self.save()
+
+    def save(self):
+        manager = self._checkpoint_manager(self.model)
+        return manager.save(checkpoint_number=int(self.step.numpy()))
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops training at the first step whose logs hold a NaN or infinite value.
+
+    Unlike `keras.callbacks.TerminateOnNaN`, which reads only `loss`, this reads every
+    figure a GAN reports (`d_loss`, `g_loss`, ...). `failure` holds the message afterwards.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.failure = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.failure is None and not _all_finite(logs):
+            bad = sorted(name for name, value in (logs or {}).items() if not _finite(value))
+            self.failure = f"non-finite {', '.join(bad)} at batch {batch}; training stopped"
+            self.model.stop_training = True
+
+
+def _finite(value):
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return True
+
+
+def _all_finite(logs):
+    return all(_finite(value) for value in (logs or {}).values())

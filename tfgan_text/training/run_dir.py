@@ -1,0 +1,86 @@
+"""A run directory: the settings of a training run, its vocabulary, checkpoints, samples, logs.
+
+```
+RUN_DIR/
+  run.json          settings (architecture and training), written when the run starts
+  vocab.txt         vocabulary and tokenizer settings (tfgan_text.text.Vocabulary)
+  tokenizer.json
+  text_encoder.keras    the pretrained text encoder (stage 1)
+  checkpoints/      tf.train checkpoints for --resume
+  samples/          a PNG grid of samples per epoch
+  logs/             TensorBoard
+  model.keras       the trained model, written when training ends
+```
+"""
+
+import json
+import os
+import tempfile
+
+from tfgan_text.errors import UserError
+
+SETTINGS_FILE = "run.json"
+
+
+class RunDir:
+    """Paths of a run directory, and its settings file.
+
+    Args:
+        path: str, the directory (created by `start`).
+    """
+
+    def __init__(self, path):
+        self.path = os.path.abspath(path)
+
+    def file(self, name):
+        return os.path.join(self.path, name)
+
+    @property
+    def checkpoints(self):
+        return self.file("checkpoints")
+
+    @property
+    def samples(self):
+        return self.file("samples")
+
+    @property
+    def logs(self):
+        return self.file("logs")
+
+    def exists(self):
+        return os.path.exists(self.file(SETTINGS_FILE))
+
+    def start(self, settings):
+        """Creates the directory for a new run and writes its settings; never reuses a run's."""
+        if self.exists():
+            raise UserError(f"{self.path} already holds a run: pass --resume to continue it, or choose another --out")
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise UserError(f"--out {self.path} is a file, not a directory")
+        os.makedirs(self.path, exist_ok=True)
+        self.write_settings(settings)
+
+    def write_settings(self, settings):
+        write_atomically(self.file(SETTINGS_FILE), json.dumps(settings, indent=2, sort_keys=True).encode())
+
+    def read_settings(self):
+        if not self.exists():
+            raise UserError(f"no run to resume in {self.path} (no {SETTINGS_FILE}); start one without --resume")
+        try:
+            with open(self.file(SETTINGS_FILE), encoding="utf-8") as file:
+                return json.load(file)
+        except (OSError, ValueError) as error:
+            raise UserError(f"{self.file(SETTINGS_FILE)} cannot be read: {error}") from None
+
+
+def write_atomically(path, payload):
+    """Writes bytes to `path` through a temporary file and a rename: never half a file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(payload)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise

@@ -1,0 +1,268 @@
+"""Training a text-conditional DCGAN end to end: the work behind `tfgan-text train dcgan`.
+
+Stage 1 pretrains the text encoder jointly with an image encoder (symmetric matching loss,
+as DS-SJE / the DAMSM sentence loss); stage 2 trains the GAN-INT-CLS DCGAN of Reed et al.
+2016 with the encoder frozen, by `model.fit` under the chosen `tf.distribute` strategy, with
+checkpoints that `resume=True` continues from.
+"""
+
+import dataclasses
+import os
+
+import keras
+import tensorflow as tf
+
+from tfgan_text import data
+from tfgan_text.data.pipeline import steps_per_epoch, training_pipeline
+from tfgan_text.errors import UserError
+from tfgan_text.models import load_model
+from tfgan_text.models.dcgan import DCGANDiscriminator, DCGANGenerator, TextConditionalDCGAN
+from tfgan_text.models.image_encoder import ImageEncoder
+from tfgan_text.metrics.retrieval import caption_to_image_recall
+from tfgan_text.models.joint_embedding import JointEmbedding
+from tfgan_text.models.text_encoder import CharCNNRNNEncoder, WordRNNEncoder, char_ids
+from tfgan_text.text.tokenizer import Tokenizer
+from tfgan_text.text.vocabulary import Vocabulary
+from tfgan_text.training.checkpoints import StopOnNonFiniteLoss, TrainingCheckpoint
+from tfgan_text.training.run_dir import RunDir
+from tfgan_text.training.sample_grid import SampleGrid
+from tfgan_text.training.strategy import select_strategy
+
+TEXT_ENCODERS = ("word_rnn", "char_cnn_rnn")
+TEXT_ENCODER_FILE = "text_encoder.keras"
+MODEL_FILE = "model.keras"
+SAMPLE_CAPTIONS = 16
+
+
+@dataclasses.dataclass
+class DCGANSettings:
+    """Everything that defines a DCGAN run; saved as `run.json` in the run directory.
+
+    Architecture fields must match when a run is resumed; training fields may change
+    (e.g. more `epochs`). Defaults are sized for a 2-core CPU; Reed et al. used ngf 128,
+    ndf 64, batch 64, 600 epochs.
+    """
+
+    # data
+    data: str = "shapes"
+    format: str = "auto"
+    seed: int = 0
+    # architecture
+    image_size: int = 64
+    noise_dim: int = 100
+    ngf: int = 32
+    ndf: int = 32
+    text_encoder: str = "word_rnn"
+    text_embedding_dim: int = 128
+    text_hidden_dim: int = 128
+    max_length: int = 32
+    min_count: int = 1
+    spectral_norm: bool = False
+    # training
+    epochs: int = 10
+    steps_per_epoch: int | None = None
+    batch_size: int = 64
+    text_encoder_epochs: int = 3
+    loss: str = "gan_cls"
+    label_smoothing: float = 0.0
+    captions_per_image: int = 1
+    gan_int: bool = True
+    interpolation_beta: float = 0.5
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    checkpoint_every: int = 200
+
+    ARCHITECTURE = (
+        "image_size", "noise_dim", "ngf", "ndf", "text_encoder", "text_embedding_dim",
+        "text_hidden_dim", "max_length", "min_count", "spectral_norm",
+    )
+
+    def check(self):
+        positive = ("image_size", "noise_dim", "ngf", "ndf", "text_embedding_dim", "text_hidden_dim", "max_length",
+                    "epochs", "batch_size", "captions_per_image", "min_count")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise UserError(f"{name.replace('_', '-')} must be a positive integer, got {value!r}")
+        if self.image_size not in (32, 64, 128):
+            raise UserError(f"image size must be 32, 64 or 128, got {self.image_size}")
+        if self.text_encoder not in TEXT_ENCODERS:
+            raise UserError(f"unknown text encoder {self.text_encoder!r}; expected one of {', '.join(TEXT_ENCODERS)}")
+        if self.steps_per_epoch is not None and self.steps_per_epoch <= 0:
+            raise UserError(f"steps-per-epoch must be a positive integer, got {self.steps_per_epoch}")
+        return self
+
+    def resumed_from(self, saved, given):
+        """The saved settings, with the training fields the user `given` explicitly."""
+        for name in self.ARCHITECTURE:
+            if name in given and given[name] != saved.get(name):
+                raise UserError(
+                    f"the run was trained with {name.replace('_', '-')}={saved.get(name)!r}, not {given[name]!r}: "
+                    "a checkpoint of another architecture cannot be resumed"
+                )
+        known = {field.name for field in dataclasses.fields(self)}
+        merged = {**{k: v for k, v in saved.items() if k in known}, **given}
+        return DCGANSettings(**merged).check()
+
+
+class _Run:
+    """What both stages need: the run directory, settings, training data and tokenizer."""
+
+    def __init__(self, out, resume, settings):
+        self.dir = RunDir(out)
+        if resume:
+            self.config = DCGANSettings().resumed_from(self.dir.read_settings(), settings)
+        else:
+            self.config = DCGANSettings(**settings).check()
+        config = self.config
+        self.source = data.load(config.data, split="train", image_size=config.image_size, format=config.format, seed=config.seed)
+        self.steps = config.steps_per_epoch or steps_per_epoch(self.source, config.batch_size)
+        if self.steps == 0:
+            raise UserError(f"the training split holds fewer than one batch of {config.batch_size} images")
+        if not resume:
+            vocabulary = Vocabulary.build(_all_captions(self.source), min_count=config.min_count, max_length=config.max_length)
+            self.dir.start(dataclasses.asdict(config))
+            vocabulary.save(self.dir.path)
+        self.vocabulary = Vocabulary.load(self.dir.path)
+        self.tokenize = char_ids if config.text_encoder == "char_cnn_rnn" else Tokenizer(self.vocabulary)
+        keras.utils.set_random_seed(config.seed)
+
+    def pipeline(self, start_epoch, start_batch):
+        config = self.config
+        return training_pipeline(
+            self.source, config.batch_size, tokenizer=self.tokenize, captions_per_image=config.captions_per_image,
+            seed=config.seed, start_epoch=start_epoch, start_batch=start_batch,
+        )
+
+
+def train_text_encoder(out, resume=False, strategy="auto", verbose="auto", **settings):
+    """Stage 1 alone: pretrains the run's text encoder and reports caption->image recall.
+
+    The encoder is trained jointly with an image encoder by the symmetric matching loss and
+    saved as `out/text_encoder.keras`; `train_dcgan(out, resume=True)` then goes on with the
+    GAN. Returns `(text_encoder, {"recall_at_1": ..., "recall_at_5": ...})` on the `val` split
+    (the first 1,000 images), or an empty dict where the dataset has no `val` split.
+    """
+    run = _Run(out, resume, settings)
+    with select_strategy(strategy).scope():
+        text_encoder, image_encoder = _pretrain_text_encoder(run, verbose)
+    return text_encoder, _validation_recall(run, text_encoder, image_encoder)
+
+
+def train_dcgan(out, resume=False, strategy="auto", callbacks=(), verbose="auto", **settings):
+    """Trains (or resumes) a DCGAN run in directory `out` and returns the trained model.
+
+    Args:
+        out: str, the run directory.
+        resume: bool, continue the run in `out` from its latest checkpoint.
+        strategy: str, see `tfgan_text.training.strategy.select_strategy`.
+        callbacks: extra Keras callbacks for `fit`.
+        verbose: passed to `fit` (`"auto"`: a progress bar).
+        **settings: fields of `DCGANSettings`.
+
+    Returns:
+        The trained `TextConditionalDCGAN` (also saved as `out/model.keras`).
+    """
+    run = _Run(out, resume, settings)
+    config = run.config
+    with select_strategy(strategy).scope():
+        if os.path.exists(run.dir.file(TEXT_ENCODER_FILE)):
+            text_encoder = load_model(run.dir.file(TEXT_ENCODER_FILE))
+        else:
+            text_encoder, _ = _pretrain_text_encoder(run, verbose)
+        model = _build_model(config, text_encoder)
+        checkpoint = TrainingCheckpoint(run.dir.checkpoints, every_n_steps=config.checkpoint_every)
+        step = checkpoint.restore(model)
+    stop = StopOnNonFiniteLoss()
+    samples = SampleGrid(run.dir.samples, _sample_captions(config, run.source), run.tokenize, config.noise_dim,
+                         seed=config.seed, log_dir=run.dir.logs)
+    all_callbacks = [stop, checkpoint, samples, keras.callbacks.TensorBoard(run.dir.logs), *callbacks]
+
+    steps = run.steps
+    epoch, batch = divmod(step, steps)
+    if batch:  # finish the interrupted epoch, then go on with whole epochs
+        model.fit(run.pipeline(epoch, batch), initial_epoch=epoch, epochs=epoch + 1,
+                  steps_per_epoch=steps - batch, callbacks=all_callbacks, verbose=verbose)
+        epoch += 1
+    if epoch < config.epochs and not stop.failure:
+        model.fit(run.pipeline(epoch, 0), initial_epoch=epoch, epochs=config.epochs, steps_per_epoch=steps,
+                  callbacks=all_callbacks, verbose=verbose)
+    if stop.failure:
+        raise UserError(f"{stop.failure}; the last good checkpoint is {checkpoint.latest or 'none (no step was saved)'}")
+    model.save(run.dir.file(MODEL_FILE))
+    return model
+
+
+def _all_captions(source):
+    """Every caption of a dataset (read in large batches: one element at a time is slow)."""
+    batches = source.map(lambda example: example["captions"]).ragged_batch(4096)
+    flat = (tf.reshape(batch.flat_values if isinstance(batch, tf.RaggedTensor) else batch, [-1]) for batch in batches)
+    return [caption.decode("utf-8") for values in flat for caption in values.numpy()]
+
+
+def _new_text_encoder(config, vocabulary_size):
+    if config.text_encoder == "char_cnn_rnn":
+        return CharCNNRNNEncoder(embedding_dim=config.text_hidden_dim)
+    return WordRNNEncoder(vocabulary_size, embedding_dim=config.text_embedding_dim, hidden_dim=config.text_hidden_dim)
+
+
+def _pretrain_text_encoder(run, verbose):
+    """Stage 1: the text encoder trained jointly with an image encoder; saved in the run."""
+    config = run.config
+    text_encoder = _new_text_encoder(config, len(run.vocabulary))
+    text_encoder(run.tokenize(tf.constant(["a"])))  # build
+    image_encoder = ImageEncoder(embedding_dim=config.text_hidden_dim)
+    joint = JointEmbedding(text_encoder, image_encoder, match_key="content_key")
+    joint.compile(optimizer=keras.optimizers.Adam(1e-3))
+    key = text_encoder.input_key
+    batches = run.pipeline(0, 0).map(
+        lambda batch: {"image": batch["image"], key: batch["token_ids"], "content_key": batch["content_key"]}
+    )
+    joint.fit(batches, epochs=config.text_encoder_epochs, steps_per_epoch=run.steps, verbose=verbose)
+    text_encoder.save(run.dir.file(TEXT_ENCODER_FILE))
+    return text_encoder, image_encoder
+
+
+def _validation_recall(run, text_encoder, image_encoder, num_images=1000):
+    config = run.config
+    try:
+        split = data.load(config.data, split="val", image_size=config.image_size, format=config.format, seed=config.seed)
+    except UserError:
+        return {}
+
+    def prepare(example):
+        image = tf.cast(example["image"], tf.float32) / 127.5 - 1.0
+        return {"image": image, text_encoder.input_key: run.tokenize(example["captions"])}
+
+    batches = split.take(num_images).map(prepare).padded_batch(100)
+    return caption_to_image_recall(text_encoder, image_encoder, batches)
+
+
+def _build_model(config, text_encoder):
+    generator = DCGANGenerator(
+        image_size=config.image_size, noise_dim=config.noise_dim, embedding_dim=config.text_hidden_dim, ngf=config.ngf
+    )
+    discriminator = DCGANDiscriminator(
+        image_size=config.image_size, embedding_dim=config.text_hidden_dim, ndf=config.ndf, spectral_norm=config.spectral_norm
+    )
+    model = TextConditionalDCGAN(
+        generator, discriminator, text_encoder, gan_int=config.gan_int,
+        interpolation_beta=config.interpolation_beta, seed=config.seed,
+    )
+    model.compile(
+        d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
+        g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
+        loss=config.loss,
+        label_smoothing=config.label_smoothing,
+    )
+    return model
+
+
+def _sample_captions(config, source):
+    """Fixed captions for the per-epoch sample grid: shapes' canonical captions, else training captions."""
+    if config.data == "shapes":
+        from tfgan_text.data import shapes
+
+        split = shapes.load_split("val", image_size=32, seed=config.seed, num_examples=SAMPLE_CAPTIONS)
+        return [shapes.describe({name: split[name][i] for name in shapes.ATTRIBUTES}) for i in range(SAMPLE_CAPTIONS)]
+    return [example["captions"][0].decode("utf-8") for example in source.take(SAMPLE_CAPTIONS).as_numpy_iterator()]
