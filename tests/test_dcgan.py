@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tests.test_case import TestCase
+from tests.test_case import TestCase, two_cpu_strategy
 from tfgan_text import losses
 from tfgan_text.errors import UserError
 from tfgan_text.models.dcgan import DCGANDiscriminator, DCGANGenerator, TextConditionalDCGAN
@@ -272,7 +272,7 @@ class TextConditionalDCGANTest(TestCase):
         one_device.compile(run_eagerly=True)  # eager: quicker here, and no graph-only behaviour
         initial = one_device.get_weights()
         expected = one_device.fit(dataset, epochs=2, steps_per_epoch=1, verbose=0).history
-        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        strategy = two_cpu_strategy()
         with strategy.scope():
             mirrored = _gan()
             mirrored.compile()

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tests.test_case import TestCase
+from tests.test_case import TestCase, two_cpu_strategy
 from tfgan_text.losses import symmetric_matching_loss
 from tfgan_text.metrics.retrieval import caption_to_image_recall, embed_split, recall_at_k
 from tfgan_text.models.image_encoder import ImageEncoder
@@ -136,7 +136,7 @@ class JointEmbeddingTest(TestCase):
         self._fit_and_check(_joint(CharCNNRNNEncoder(embedding_dim=16, conv_filters=(16, 16, 16))), steps=40)
 
     def test_fit_under_mirrored_strategy(self):
-        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        strategy = two_cpu_strategy()
         with strategy.scope():
             model = _word_joint()
         data = tf.data.Dataset.from_tensors(_toy_batch()).repeat()
