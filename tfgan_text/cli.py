@@ -111,6 +111,21 @@ def _generate(args):
     print(f"wrote {args.out}: {args.n} image(s) for each of {len(args.captions)} caption(s)")
 
 
+def _export(args):
+    from tfgan_text.export import export_run
+
+    result = export_run(args.run_dir, args.name, to=args.to, version=args.version, onnx=args.onnx)
+    print(f"wrote {result['saved_model']} (version {result['version']})")
+    if result["onnx"]:
+        print(f"wrote {result['onnx']}")
+
+
+def _serve(args):
+    from tfgan_text.serving.server import serve
+
+    serve(args.base_dir, host=args.host, port=args.port, max_body_bytes=args.max_body_bytes, max_batch=args.max_batch)
+
+
 def _ensure_parent(path):
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
@@ -146,6 +161,22 @@ def build_parser():
     generate.add_argument("--seed", type=int, default=0, help="same caption and seed, same image")
     generate.add_argument("--out", default="generated.png", help="PNG grid to write")
     generate.set_defaults(run=_generate)
+
+    export = verbs.add_parser("export", help="write a versioned SavedModel for TF Serving (and ONNX) of a run")
+    export.add_argument("run_dir", help="a run directory (or shipped model directory) with model.keras")
+    export.add_argument("--name", required=True, help="model name: writes TO/NAME/VERSION/")
+    export.add_argument("--to", default="saved_models", help="base folder of served models")
+    export.add_argument("--version", type=_positive_int, default=None, help="version number (default: next)")
+    export.add_argument("--onnx", action="store_true", help="also write TO/NAME/onnx/ (model.onnx, vocab.json, config.json)")
+    export.set_defaults(run=_export)
+
+    serve = verbs.add_parser("serve", help="serve exported models over TF Serving's REST API")
+    serve.add_argument("base_dir", nargs="?", default="saved_models", help="folder of models NAME/VERSION/")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback by default)")
+    serve.add_argument("--port", type=int, default=8501, help="REST port")
+    serve.add_argument("--max-body-bytes", type=_positive_int, default=32 * 2**20, help="larger bodies get 413")
+    serve.add_argument("--max-batch", type=_positive_int, default=256, help="larger batches get 400")
+    serve.set_defaults(run=_serve)
     return parser
 
 

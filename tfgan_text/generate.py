@@ -5,6 +5,7 @@ import os
 import numpy as np
 
 from tfgan_text.errors import UserError
+from tfgan_text.export.versions import latest_version_dir
 from tfgan_text.text import PyTokenizer
 
 MODEL_FILE = "model.keras"
@@ -14,7 +15,9 @@ DEMO_MODEL = os.path.join("saved_models", "dcgan_shapes")
 def resolve_model_dir(model):
     """The directory of a model: the given one, or the shipped demo model by default.
 
-    The demo is looked up in `./saved_models/` and then beside the package's source checkout.
+    A model directory holds `model.keras` and its vocabulary (a run directory), or is an
+    exported model `saved_models/NAME/` with integer versions (the highest is used). The demo
+    is looked up in `./saved_models/` and then beside the package's source checkout.
     """
     if model is not None:
         candidates = [model]
@@ -22,11 +25,13 @@ def resolve_model_dir(model):
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         candidates = [DEMO_MODEL, os.path.join(package_root, DEMO_MODEL)]
     for candidate in candidates:
-        if os.path.isfile(os.path.join(candidate, MODEL_FILE)):
+        if os.path.isfile(os.path.join(candidate, MODEL_FILE)) or latest_version_dir(candidate):
             return candidate
     if model is None:
         raise UserError(f"the demo model {DEMO_MODEL} is not here; pass --model RUN_DIR")
-    raise UserError(f"{model} holds no trained model ({MODEL_FILE}); pass a run directory after training ends")
+    raise UserError(
+        f"{model} holds no trained model ({MODEL_FILE}) and no exported version; pass a run directory after training ends"
+    )
 
 
 def caption_notes(tokenizer, captions):
@@ -61,12 +66,30 @@ def generate_images(model_dir, captions, per_caption=1, seed=0):
     from tfgan_text.text.tokenizer import Tokenizer
 
     model_dir = resolve_model_dir(model_dir)
+    if not os.path.isfile(os.path.join(model_dir, MODEL_FILE)):
+        return _saved_model_images(latest_version_dir(model_dir), captions, per_caption, seed)
     notes = caption_notes(PyTokenizer.load(model_dir), captions)
     model = load_model(os.path.join(model_dir, MODEL_FILE))
     token_ids = Tokenizer(model_dir)(tf.constant(captions))
     token_ids = tf.repeat(token_ids, per_caption, axis=0)
     noise = np.tile(noise_for(seed, per_caption, model.generator.noise_dim), (len(captions), 1))
     return to_uint8(keras.ops.convert_to_numpy(model.generate(token_ids, noise=noise))), notes
+
+
+def _saved_model_images(version_dir, captions, per_caption, seed):
+    """`generate_images` from an exported version, through its `from_noise` signature."""
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  the signature's tokenizer ops
+
+    from tfgan_text.export import EXTRA_DIR
+
+    notes = caption_notes(PyTokenizer.load(os.path.join(version_dir, EXTRA_DIR)), captions)
+    from_noise = tf.saved_model.load(version_dir).signatures["from_noise"]
+    noise_dim = from_noise.structured_input_signature[1]["noise"].shape[-1]
+    noise = np.tile(noise_for(seed, per_caption, noise_dim), (len(captions), 1))
+    repeated = [caption for caption in captions for _ in range(per_caption)]
+    images = from_noise(captions=tf.constant(repeated), noise=tf.constant(noise))["images"]
+    return images.numpy(), notes
 
 
 def generate_grid(model_dir, captions, out, per_caption=1, seed=0):

@@ -13,6 +13,10 @@ RESERVED = (PAD, UNK, START, END)
 PAD_ID, UNK_ID, START_ID, END_ID = range(4)
 VOCAB_FILE = "vocab.txt"
 SETTINGS_FILE = "tokenizer.json"
+# The JSON form that ships beside an ONNX graph: the tokens as a list, the settings under
+# "tokenizer" in a config that also describes the graph.
+JSON_VOCAB_FILE = "vocab.json"
+JSON_CONFIG_FILE = "config.json"
 FORMAT_VERSION = 1
 
 
@@ -144,13 +148,30 @@ class Vocabulary:
             f.write("\n")
         self.directory = directory
 
+    def save_json(self, directory, config):
+        """Writes the JSON form: `vocab.json` (the tokens) and `config.json` (`config` with the
+        settings under `"tokenizer"`)."""
+        os.makedirs(directory, exist_ok=True)
+        with open(os.path.join(directory, JSON_VOCAB_FILE), "w", encoding="utf-8", newline="\n") as f:
+            json.dump(list(self.tokens), f, ensure_ascii=False)
+            f.write("\n")
+        with open(os.path.join(directory, JSON_CONFIG_FILE), "w", encoding="utf-8", newline="\n") as f:
+            json.dump({**config, "tokenizer": self.settings()}, f, indent=2)
+            f.write("\n")
+
     @classmethod
     def load(cls, directory):
-        """Reads what `save` wrote; raises `DataError` naming the file and line of a problem."""
+        """Reads what `save` (or `save_json`) wrote; raises `DataError` naming the file and line of a problem."""
         vocab_path = os.path.join(directory, VOCAB_FILE)
         settings_path = os.path.join(directory, SETTINGS_FILE)
-        settings = _read_settings(settings_path)
-        tokens = _read_tokens(vocab_path)
+        if not os.path.exists(vocab_path) and os.path.exists(os.path.join(directory, JSON_VOCAB_FILE)):
+            vocab_path = os.path.join(directory, JSON_VOCAB_FILE)
+            settings_path = os.path.join(directory, JSON_CONFIG_FILE)
+            settings = _read_settings(settings_path, key="tokenizer")
+            tokens = _read_json_tokens(vocab_path)
+        else:
+            settings = _read_settings(settings_path)
+            tokens = _read_tokens(vocab_path)
         try:
             vocabulary = cls(tokens, **settings)
         except UserError as error:
@@ -204,16 +225,34 @@ def _read_tokens(path):
     return tokens
 
 
-def _read_settings(path):
+def _read_json(path, what):
     try:
         with open(path, encoding="utf-8") as f:
-            settings = json.load(f)
+            return json.load(f)
     except OSError as error:
-        raise DataError(f"{path}: cannot read the tokenizer settings ({error.strerror or error})") from None
+        raise DataError(f"{path}: cannot read the {what} ({error.strerror or error})") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise DataError(f"{path}: not valid JSON ({error})") from None
+
+
+def _read_json_tokens(path):
+    tokens = _read_json(path, "vocabulary")
+    if not isinstance(tokens, list) or not all(isinstance(token, str) for token in tokens):
+        raise DataError(f"{path}: expected a JSON list of strings")
+    if tuple(tokens[:4]) != RESERVED:
+        raise DataError(f"{path}: a vocabulary starts with {', '.join(RESERVED)}")
+    return tokens
+
+
+def _read_settings(path, key=None):
+    settings = _read_json(path, "tokenizer settings")
+    if key is not None:
+        settings = settings.get(key) if isinstance(settings, dict) else None
+        if settings is None:
+            raise DataError(f"{path}: no {key!r} object")
     if not isinstance(settings, dict):
         raise DataError(f"{path}: expected a JSON object")
+    settings = dict(settings)
     version = settings.pop("format_version", None)
     if version != FORMAT_VERSION:
         raise DataError(

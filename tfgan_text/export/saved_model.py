@@ -1,0 +1,92 @@
+"""Text-to-image SavedModels for TF Serving: raw captions in, uint8 images and PNG bytes out.
+
+Signatures (the contract of DESIGN.md):
+  `serving_default(captions: string[B], seeds: int64[B])` -> `images: uint8[B,S,S,3]`, `png_bytes: string[B]`
+  `from_noise(captions: string[B], noise: float32[B,Z])` -> the same outputs
+  `embed(captions: string[B])` -> `embedding: float32[B,E]`
+  `from_token_ids(token_ids: int64[B,T], noise: float32[B,Z])` -> `images: float32[B,S,S,3]` in
+      [-1, 1]: the function of the ONNX graph, for clients that tokenize themselves.
+
+Tokenization runs in the graph (core TF and TF Text ops only, as TF Serving links TF Text's
+`ops_lib`); the vocabulary travels as a SavedModel asset. The noise of row i is
+N(0, 1) drawn by the Philox stateless generator from `[seeds[i], 0]`, so the same caption and
+seed give the same image in every process and on every machine.
+"""
+
+import keras
+import tensorflow as tf
+
+from tfgan_text.models.text_encoder import char_ids
+from tfgan_text.text.tokenizer import Tokenizer
+
+SIGNATURES = ("serving_default", "from_noise", "embed", "from_token_ids")
+
+
+def seeded_noise(seeds, noise_dim):
+    """float32 `[B, noise_dim]`: row i is N(0, 1) from the Philox stateless generator at `[seeds[i], 0]`."""
+    seeds = tf.cast(seeds, tf.int64)
+    return tf.map_fn(
+        lambda seed: tf.random.stateless_normal([noise_dim], seed=tf.stack([seed, tf.constant(0, tf.int64)]), alg="philox"),
+        seeds,
+        fn_output_signature=tf.TensorSpec([noise_dim], tf.float32),
+    )
+
+
+def to_uint8_images(images):
+    """uint8 pixels of tanh images in [-1, 1] (the rounding of `tfgan_text.image_grid.to_uint8`)."""
+    return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
+
+
+def image_outputs(images):
+    """`{"images": uint8, "png_bytes": string}` of float images in [-1, 1]."""
+    pixels = to_uint8_images(images)
+    png = tf.map_fn(tf.io.encode_png, pixels, fn_output_signature=tf.TensorSpec([], tf.string))
+    return {"images": pixels, "png_bytes": png}
+
+
+def text_to_image_archive(model, vocabulary_dir):
+    """A `keras.export.ExportArchive` of a `TextConditionalDCGAN` with the four signatures.
+
+    Args:
+        model: a trained `TextConditionalDCGAN` (its text encoder and generator are exported).
+        vocabulary_dir: str, the directory of the model's `vocab.txt` and `tokenizer.json`.
+
+    `from_token_ids` takes the ids the text encoder reads: word ids, or for a char-CNN-RNN
+    encoder the char ids of `tfgan_text.models.text_encoder.char_ids`.
+    """
+    # Reed's char-CNN-RNN reads characters; the word encoders read the vocabulary's ids.
+    tokenizer = char_ids if getattr(model.text_encoder, "input_key", None) == "char_ids" else Tokenizer(vocabulary_dir)
+    noise_dim = model.generator.noise_dim
+    archive = keras.export.ExportArchive()
+    archive.track(model.text_encoder)
+    archive.track(model.generator)
+    if isinstance(tokenizer, Tokenizer):
+        archive.track(tokenizer)  # its lookup tables, with vocab.txt as an asset
+
+    def images_from_ids(token_ids, noise):
+        embedding = model.encode_text(token_ids, training=False)
+        return model.generator({"noise": noise, "embedding": embedding}, training=False)
+
+    captions_spec = tf.TensorSpec([None], tf.string, name="captions")
+    noise_spec = tf.TensorSpec([None, noise_dim], tf.float32, name="noise")
+    archive.add_endpoint(
+        "serving_default",
+        lambda captions, seeds: image_outputs(images_from_ids(tokenizer(captions), seeded_noise(seeds, noise_dim))),
+        input_signature=[captions_spec, tf.TensorSpec([None], tf.int64, name="seeds")],
+    )
+    archive.add_endpoint(
+        "from_noise",
+        lambda captions, noise: image_outputs(images_from_ids(tokenizer(captions), noise)),
+        input_signature=[captions_spec, noise_spec],
+    )
+    archive.add_endpoint(
+        "embed",
+        lambda captions: {"embedding": model.encode_text(tokenizer(captions), training=False)},
+        input_signature=[captions_spec],
+    )
+    archive.add_endpoint(
+        "from_token_ids",
+        lambda token_ids, noise: {"images": images_from_ids(token_ids, noise)},
+        input_signature=[tf.TensorSpec([None, None], tf.int64, name="token_ids"), noise_spec],
+    )
+    return archive
