@@ -65,3 +65,34 @@ class DataPreviewTest(TestCase):
         self.assertEqual(result.returncode, 2)
         self.assertNotIn("Traceback", result.stderr)
         self.assertIn("/no/such/dataset", result.stderr)
+
+
+class GenerateTest(TestCase):
+    def test_demo_model_draws_captions_deterministically(self):
+        directory = self.temp_dir()
+        first, second = os.path.join(directory, "a.png"), os.path.join(directory, "b.png")
+        status, out, err = run_cli("generate", "a large yellow star in the centre", "--n", "2", "--out", first)
+        self.assertEqual(status, 0, err)
+        self.assertIn("2 image(s) for each of 1 caption(s)", out)
+        run_cli("generate", "a large yellow star in the centre", "--n", "2", "--out", second)
+        with open(first, "rb") as a, open(second, "rb") as b:
+            self.assertEqual(a.read(), b.read())
+        _, _, _ = run_cli("generate", "a large yellow star in the centre", "--n", "2", "--seed", "1", "--out", second)
+        with open(first, "rb") as a, open(second, "rb") as b:
+            self.assertNotEqual(a.read(), b.read())
+
+    def test_odd_captions_give_images_and_one_line_each(self):
+        path = os.path.join(self.temp_dir(), "odd.png")
+        captions = ["", "zzz qqq", "🙂🐙🏳️‍🌈", "red star " * 5000, "ÉTOILE Rouge — ½ ﬁne"]
+        status, out, err = run_cli("generate", *captions, "--out", path)
+        self.assertEqual(status, 0, err)
+        self.assertIn("caption 1 has no words", out)
+        self.assertIn("caption 2: none of its 2 words", out)
+        self.assertIn("caption 3: none of its", out)
+        self.assertIn("caption 4: truncated at 30 of its 10000 tokens", out)
+        self.assertEqual(Image.open(path).size[0] >= 128, True)
+
+    def test_missing_model_is_one_line(self):
+        status, _, err = run_cli("generate", "a red circle", "--model", "/no/such/model", "--out", os.path.join(self.temp_dir(), "x.png"))
+        self.assertEqual(status, 2)
+        self.assertIn("/no/such/model holds no trained model", err)

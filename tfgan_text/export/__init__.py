@@ -44,7 +44,15 @@ def export_run(run_dir, name, to="saved_models", version=None, onnx=False):
     archive = text_to_image_archive(model, run_dir)
 
     def write(directory):
-        archive.write_out(directory, verbose=False)
+        import tensorflow as tf
+
+        logger = tf.get_logger()
+        level = logger.level
+        logger.setLevel("ERROR")  # TF's notes on table initializers and assets, not for users
+        try:
+            archive.write_out(directory, verbose=False)
+        finally:
+            logger.setLevel(level)
         vocabulary.save(os.path.join(directory, EXTRA_DIR))
 
     version, path = write_version(model_root, write, version)
