@@ -57,9 +57,9 @@ def text_to_image_archive(model, vocabulary_dir):
     # Reed's char-CNN-RNN reads characters; the word encoders read the vocabulary's ids.
     tokenizer = char_ids if getattr(model.text_encoder, "input_key", None) == "char_ids" else Tokenizer(vocabulary_dir)
     noise_dim = model.generator.noise_dim
+    # The variables the endpoints use are saved with them; tracking the networks as well would
+    # save every weight a second time, as Keras variables.
     archive = keras.export.ExportArchive()
-    archive.track(model.text_encoder)
-    archive.track(model.generator)
     if isinstance(tokenizer, Tokenizer):
         archive.track(tokenizer)  # its lookup tables, with vocab.txt as an asset
 
