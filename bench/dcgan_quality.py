@@ -6,7 +6,7 @@ Prints one JSON line: wall time, training steps, and the classifier's colour and
 accuracy on images generated from the captions of the `test` and `compositional` splits, next
 to its accuracy on the real images of those splits.
 
-Run: `python bench/dcgan_quality.py --minutes 30 --out runs/quality`
+Run: `python bench/dcgan_quality.py --minutes 30 --out runs/quality [--set spectral_norm=true ...]`
 """
 
 import argparse
@@ -73,18 +73,21 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--eval-examples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
+                        help="another DCGANSettings field, e.g. spectral_norm=true or label_smoothing=0.1")
     args = parser.parse_args()
+    settings = {name: json.loads(value) for name, value in (item.split("=", 1) for item in args.set)}
 
     start = time.perf_counter()
     model = train_dcgan(
         args.out, image_size=args.image_size, batch_size=args.batch_size, epochs=1000, seed=args.seed,
-        callbacks=[TimeBudget(start, args.minutes * 60)], verbose=2,
+        callbacks=[TimeBudget(start, args.minutes * 60)], verbose=2, **settings,
     )
     train_seconds = time.perf_counter() - start
     steps = int(model.d_optimizer.iterations.numpy())
     classifier = load_or_train(image_size=args.image_size)
     figures = {"benchmark": "dcgan_quality", "image_size": args.image_size, "batch_size": args.batch_size,
-               "train_wall_s": round(train_seconds, 1), "gan_steps": steps}
+               **settings, "train_wall_s": round(train_seconds, 1), "gan_steps": steps}
     figures.update(evaluate(model, Tokenizer(args.out), classifier, args.image_size, args.seed, args.eval_examples))
     figures["total_wall_s"] = round(time.perf_counter() - start, 1)
     print(json.dumps(figures))

@@ -3,6 +3,7 @@
 `export_run` is the work behind `tfgan-text export RUN_DIR --name NAME [--onnx]`.
 """
 
+import contextlib
 import os
 
 from tfgan_text.errors import UserError
@@ -44,17 +45,24 @@ def export_run(run_dir, name, to="saved_models", version=None, onnx=False):
     archive = text_to_image_archive(model, run_dir)
 
     def write(directory):
-        import tensorflow as tf
-
-        logger = tf.get_logger()
-        level = logger.level
-        logger.setLevel("ERROR")  # TF's notes on table initializers and assets, not for users
-        try:
-            archive.write_out(directory, verbose=False)
-        finally:
-            logger.setLevel(level)
+        archive.write_out(directory, verbose=False)
         vocabulary.save(os.path.join(directory, EXTRA_DIR))
 
-    version, path = write_version(model_root, write, version)
-    onnx_path = export_onnx(model, run_dir, model_root) if onnx else None
+    with _quiet_tensorflow():
+        version, path = write_version(model_root, write, version)
+        onnx_path = export_onnx(model, run_dir, model_root) if onnx else None
     return {"version": version, "saved_model": path, "onnx": onnx_path}
+
+
+@contextlib.contextmanager
+def _quiet_tensorflow():
+    """Silences TensorFlow's notes while saving (table initializers, assets): not for users."""
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
