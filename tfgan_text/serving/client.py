@@ -68,7 +68,7 @@ class Client:
         if signature_name is not None:
             body["signature_name"] = signature_name
         answer = self._request("POST", f"{self.model_url}:predict", b64.encode_nested(body))
-        return b64.decode_nested(answer["predictions" if inputs is None else "outputs"])
+        return _decode_outputs(answer["predictions" if inputs is None else "outputs"])
 
     def generate(self, captions, seeds, as_array=False):
         """Images for `captions`, one per (caption, seed) pair, from the `serving_default` signature.
@@ -98,6 +98,19 @@ class Client:
                 return _answer(response)
             failure = _error(response)
         raise failure
+
+
+def _decode_outputs(value):
+    """Predictions or outputs with their `{"b64": ...}` values as bytes.
+
+    Servers b64-encode only outputs named `*_bytes`, so where outputs come by name only those
+    are walked (an image output is thousands of numbers); a bare single output is walked whole.
+    """
+    if isinstance(value, dict) and not b64.is_b64(value):
+        return {name: b64.decode_nested(item) if name.endswith("_bytes") else item for name, item in value.items()}
+    if isinstance(value, list) and value and all(isinstance(row, dict) and not b64.is_b64(row) for row in value):
+        return [_decode_outputs(row) for row in value]
+    return b64.decode_nested(value)
 
 
 def _answer(response):
