@@ -15,6 +15,7 @@ import tempfile
 import tensorflow as tf
 
 from tfgan_text.errors import UserError
+from tfgan_text.export.saved_model import images_from_ids
 from tfgan_text.text.vocabulary import Vocabulary
 
 ONNX_DIR = "onnx"
@@ -42,16 +43,12 @@ def convert(model, opset=OPSET):
     if getattr(model.text_encoder, "input_key", "token_ids") != "token_ids":
         raise UserError("ONNX export takes word-level text encoders (word_rnn); this model reads characters")
 
-    def images_from_ids(token_ids, noise):
-        embedding = model.encode_text(token_ids, training=False)
-        return model.generator({"noise": noise, "embedding": embedding}, training=False)
-
     signature = (
         tf.TensorSpec([None, None], tf.int64, name=INPUT_NAMES[0]),
         tf.TensorSpec([None, model.generator.noise_dim], tf.float32, name=INPUT_NAMES[1]),
     )
     model_proto, _ = tf2onnx.convert.from_function(
-        tf.function(images_from_ids), input_signature=signature, opset=opset
+        tf.function(lambda token_ids, noise: images_from_ids(model, token_ids, noise)), input_signature=signature, opset=opset
     )
     _rename_output(model_proto, OUTPUT_NAME)
     onnx.checker.check_model(model_proto)

@@ -44,6 +44,12 @@ def image_outputs(images):
     return {"images": pixels, "png_bytes": png}
 
 
+def images_from_ids(model, token_ids, noise):
+    """float32 images in [-1, 1] of a `TextConditionalDCGAN` for token ids and noise, in inference mode."""
+    embedding = model.encode_text(token_ids, training=False)
+    return model.generator({"noise": noise, "embedding": embedding}, training=False)
+
+
 def text_to_image_archive(model, vocabulary_dir):
     """A `keras.export.ExportArchive` of a `TextConditionalDCGAN` with the four signatures.
 
@@ -63,20 +69,16 @@ def text_to_image_archive(model, vocabulary_dir):
     if isinstance(tokenizer, Tokenizer):
         archive.track(tokenizer)  # its lookup tables, with vocab.txt as an asset
 
-    def images_from_ids(token_ids, noise):
-        embedding = model.encode_text(token_ids, training=False)
-        return model.generator({"noise": noise, "embedding": embedding}, training=False)
-
     captions_spec = tf.TensorSpec([None], tf.string, name="captions")
     noise_spec = tf.TensorSpec([None, noise_dim], tf.float32, name="noise")
     archive.add_endpoint(
         "serving_default",
-        lambda captions, seeds: image_outputs(images_from_ids(tokenizer(captions), seeded_noise(seeds, noise_dim))),
+        lambda captions, seeds: image_outputs(images_from_ids(model, tokenizer(captions), seeded_noise(seeds, noise_dim))),
         input_signature=[captions_spec, tf.TensorSpec([None], tf.int64, name="seeds")],
     )
     archive.add_endpoint(
         "from_noise",
-        lambda captions, noise: image_outputs(images_from_ids(tokenizer(captions), noise)),
+        lambda captions, noise: image_outputs(images_from_ids(model, tokenizer(captions), noise)),
         input_signature=[captions_spec, noise_spec],
     )
     archive.add_endpoint(
@@ -86,7 +88,7 @@ def text_to_image_archive(model, vocabulary_dir):
     )
     archive.add_endpoint(
         "from_token_ids",
-        lambda token_ids, noise: {"images": images_from_ids(token_ids, noise)},
+        lambda token_ids, noise: {"images": images_from_ids(model, token_ids, noise)},
         input_signature=[tf.TensorSpec([None, None], tf.int64, name="token_ids"), noise_spec],
     )
     return archive

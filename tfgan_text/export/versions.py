@@ -12,11 +12,18 @@ import tempfile
 from tfgan_text.errors import UserError
 
 
+def is_version_name(name):
+    """Whether a folder name is a version number as TF Serving reads it ("3"; not "03" or ".tmp-3")."""
+    return name.isascii() and name.isdigit() and name == str(int(name))
+
+
 def versions(model_root):
-    """Sorted integer versions present in `model_root` (names that are not integers are skipped)."""
+    """Sorted integer versions present in `model_root` (other folder names are skipped)."""
     if not os.path.isdir(model_root):
         return []
-    return sorted(int(name) for name in os.listdir(model_root) if name.isdigit() and os.path.isdir(os.path.join(model_root, name)))
+    return sorted(
+        int(name) for name in os.listdir(model_root) if is_version_name(name) and os.path.isdir(os.path.join(model_root, name))
+    )
 
 
 def latest_version_dir(model_root):

@@ -14,6 +14,7 @@ import threading
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  registers TF Text's ops, which TF Serving links (ops_lib)
 
+from tfgan_text.export.versions import is_version_name
 from tfgan_text.serving.errors import ServingError
 from tfgan_text.serving.signature import Signature
 
@@ -129,16 +130,11 @@ def _versions_on_disk(base_dir):
         versions = {
             int(entry)
             for entry in _subfolders(model_dir)
-            if _is_version(entry) and os.path.isfile(os.path.join(model_dir, entry, SAVED_MODEL_FILE))
+            if is_version_name(entry) and os.path.isfile(os.path.join(model_dir, entry, SAVED_MODEL_FILE))
         }
         if versions:
             models[name] = versions
     return models
-
-
-def _is_version(folder_name):
-    """Whether a folder name is a version number as TF Serving writes it ("3", not "03" or ".tmp-3")."""
-    return folder_name.isascii() and folder_name.isdigit() and folder_name == str(int(folder_name))
 
 
 def _subfolders(path):
