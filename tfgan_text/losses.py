@@ -156,3 +156,28 @@ def symmetric_matching_loss(image_embeddings, text_embeddings, gamma=10.0, label
     text_to_image = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
     image_to_text = ops.sparse_categorical_crossentropy(targets, ops.transpose(logits), from_logits=True)
     return text_to_image + image_to_text
+
+
+def token_mask(target_ids, pad_id=0):
+    """float32 `[B, T]`: 1 where `target_ids` holds a token, 0 on padding."""
+    return ops.cast(ops.not_equal(target_ids, pad_id), "float32")
+
+
+def caption_crossentropy(logits, target_ids, pad_id=0):
+    """Teacher-forced maximum-likelihood loss of a caption generator, per example.
+
+    The mean over the caption's tokens of `-log p(w_t | w_<t, image)` (Vinyals et al. 2015,
+    "Show and Tell", eq. 4, normalised by length); padding (`pad_id`) does not count. A caption
+    without tokens has loss 0.
+
+    Args:
+        logits: float tensor `[B, T, V]`, the generator's scores of each next token.
+        target_ids: int tensor `[B, T]`, the next tokens (the caption shifted by one).
+        pad_id: int, the padding id.
+
+    Returns:
+        float32 tensor `[B]`.
+    """
+    mask = token_mask(target_ids, pad_id)
+    nll = ops.sparse_categorical_crossentropy(target_ids, ops.cast(logits, "float32"), from_logits=True)
+    return ops.sum(nll * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)

@@ -5,7 +5,7 @@ import os
 
 from tfgan_text.errors import UserError
 
-MODEL_MODULES = ("dcgan", "dcgan_networks", "text_encoder", "image_encoder", "joint_embedding")
+MODEL_MODULES = ("dcgan", "dcgan_networks", "text_encoder", "image_encoder", "joint_embedding", "captioner")
 
 
 def load_model(path):

@@ -14,6 +14,7 @@ from keras import ops
 from tfgan_text import losses
 from tfgan_text.errors import UserError
 from tfgan_text.models.dcgan_networks import DCGANDiscriminator, DCGANGenerator
+from tfgan_text.models.replicas import gather_replicas, replica_position
 
 __all__ = ["DCGANDiscriminator", "DCGANGenerator", "TextConditionalDCGAN"]
 
@@ -21,27 +22,6 @@ GAN_LOSSES = {
     "gan_cls": (losses.gan_cls_discriminator_loss, losses.non_saturating_generator_loss),
     "hinge": (losses.hinge_discriminator_loss, losses.hinge_generator_loss),
 }
-
-
-def _replica_position(local_size):
-    """`(offset, global_size)`: where this replica's rows sit in the global batch.
-
-    Under a `tf.distribute` strategy each replica gets consecutive rows of the global batch,
-    replica 0 first; sizes may be uneven (the last batch of an epoch). Outside a strategy the
-    offset is 0 and the global batch is the local one.
-    """
-    local_size = ops.reshape(ops.convert_to_tensor(local_size, "int32"), (1,))
-    context = tf.distribute.get_replica_context()
-    if context is None:
-        return 0, local_size[0]
-    sizes = context.all_gather(local_size, axis=0)
-    return ops.sum(sizes[: context.replica_id_in_sync_group]), ops.sum(sizes)
-
-
-def _gather(values):
-    """All replicas' `values` concatenated along the batch axis, replica 0 first."""
-    context = tf.distribute.get_replica_context()
-    return values if context is None else context.all_gather(values, axis=0)
 
 
 @keras.saving.register_keras_serializable(package="tfgan_text")
@@ -227,7 +207,7 @@ class TextConditionalDCGAN(keras.Model):
         batch = data[0] if isinstance(data, (tuple, list)) else data
         images = ops.convert_to_tensor(batch["image"])
         local_size = ops.shape(images)[0]
-        offset, global_size = _replica_position(local_size)
+        offset, global_size = replica_position(local_size)
         right = self._discriminator_step(batch, images, offset, local_size, global_size)
         self._generator_step(right, offset, local_size, global_size)
         return {metric.name: metric.result() for metric in self.metrics}
@@ -264,7 +244,7 @@ class TextConditionalDCGAN(keras.Model):
         g_loss_fn = GAN_LOSSES[self.gan_loss][1]
         noise = self._noise(offset, local_size, global_size)
         if self.gan_int:
-            partner = ops.roll(_gather(right), -1, axis=0)[offset : offset + local_size]
+            partner = ops.roll(gather_replicas(right), -1, axis=0)[offset : offset + local_size]
             mixed = self.interpolation_beta * right + (1.0 - self.interpolation_beta) * partner
             mixed_noise = self._noise(offset, local_size, global_size)
         with tf.GradientTape() as tape:

@@ -20,6 +20,8 @@ class ImageEncoder(keras.Model):
     Args:
         embedding_dim: int, width E of region and global features (AttnGAN: 256).
         filters: tuple of at least 2 ints, widths of the stride-2 blocks.
+        regions: bool, also give region features; False gives only `{"global": ...}` (what a
+            caption generator needs) and leaves out the region projection.
         **kwargs: passed to `keras.Model`.
 
     Example:
@@ -27,14 +29,16 @@ class ImageEncoder(keras.Model):
         >>> out = encoder(np.zeros([2, 32, 32, 3], "float32"))  # regions [2, 16, 16, 64], global [2, 64]
     """
 
-    def __init__(self, embedding_dim=256, filters=(32, 64, 128, 256), **kwargs):
+    def __init__(self, embedding_dim=256, filters=(32, 64, 128, 256), regions=True, **kwargs):
         super().__init__(**kwargs)
         if len(filters) < 2:
             raise UserError(f"filters must have at least 2 widths; got {filters!r}")
         self.embedding_dim = embedding_dim
         self.filters = tuple(filters)
+        self.regions = regions
         self.blocks = [self._block(i, width) for i, width in enumerate(self.filters)]
-        self.region_projection = keras.layers.Conv2D(embedding_dim, 1, name="region_projection")
+        if regions:
+            self.region_projection = keras.layers.Conv2D(embedding_dim, 1, name="region_projection")
         self.pool = keras.layers.GlobalAveragePooling2D(name="pool")
         self.global_projection = keras.layers.Dense(embedding_dim, name="global_projection")
 
@@ -51,7 +55,7 @@ class ImageEncoder(keras.Model):
         for block in self.blocks:
             block.build(shape)
             shape = block.compute_output_shape(shape)
-            if block is self.blocks[-2]:
+            if self.regions and block is self.blocks[-2]:
                 self.region_projection.build(shape)
         self.global_projection.build((shape[0], shape[-1]))
         self.built = True
@@ -60,11 +64,11 @@ class ImageEncoder(keras.Model):
         x = ops.convert_to_tensor(images, dtype=self.compute_dtype)
         for block in self.blocks[:-1]:
             x = block(x, training=training)
-        regions = self.region_projection(x)
+        outputs = {"regions": self.region_projection(x)} if self.regions else {}
         x = self.blocks[-1](x, training=training)
-        return {"regions": regions, "global": self.global_projection(self.pool(x))}
+        return {**outputs, "global": self.global_projection(self.pool(x))}
 
     def get_config(self):
         config = super().get_config()
-        config.update({"embedding_dim": self.embedding_dim, "filters": self.filters})
+        config.update({"embedding_dim": self.embedding_dim, "filters": self.filters, "regions": self.regions})
         return config

@@ -1,0 +1,188 @@
+"""CNN -> LSTM caption generator trained by maximum likelihood (Show and Tell), as a Keras model."""
+
+import copy
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from tfgan_text import losses
+from tfgan_text.models.image_encoder import ImageEncoder
+from tfgan_text.models.replicas import replica_position
+
+
+@keras.saving.register_keras_serializable(package="tfgan_text")
+class Captioner(keras.Model):
+    """Image-to-caption generator: a CNN feature sets the initial state of an LSTM decoder.
+
+    The image encoder's global feature `f` gives the decoder's initial state
+    `h0 = tanh(W_h f)`, `c0 = tanh(W_c f)`; each step embeds the previous token, runs the LSTM
+    cell and scores the next token with a linear layer (Vinyals et al. 2015; seed 001 feeds the
+    image the same way, through the first state). `fit` trains it by teacher-forced maximum
+    likelihood (`train_step`); `encode_images`, `initial_state` and `step` are what decoding
+    (`tfgan_text.models.decoding`) and adversarial training (`seqgan`, `gumbel`) build on.
+
+    Token ids follow `tfgan_text.text.vocabulary`: 0 padding, 2 `<start>`, 3 `<end>`; a
+    training caption is `<start> w1 ... wn <end>` padded with 0.
+
+    Args:
+        vocabulary_size: int V, number of token ids.
+        max_length: int, ids per caption, `<start>` and `<end>` included: decoding stops after
+            `max_length - 1` generated tokens.
+        embedding_dim: int, width of the word embeddings.
+        hidden_dim: int, width of the LSTM state.
+        image_encoder: Keras model mapping images `[B, S, S, 3]` in [-1, 1] to a feature
+            `[B, F]` or to a dict with a `"global"` entry; default a from-scratch
+            `ImageEncoder(embedding_dim=hidden_dim, regions=False)`.
+        dropout: float, dropout on the LSTM output before the token scores (training only).
+        **kwargs: passed to `keras.Model`.
+
+    Training batches are dicts with `image` (float `[B, S, S, 3]` in [-1, 1]) and `token_ids`
+    (int `[B, T]`, or `[B, K, T]` of which the first caption is used), as
+    `tfgan_text.data.pipeline.training_pipeline` gives them.
+
+    Example:
+        captioner = Captioner(vocabulary_size=len(vocabulary), max_length=24)
+        captioner.compile(optimizer=keras.optimizers.Adam(1e-3))
+        captioner.fit(batches, epochs=5, steps_per_epoch=steps)
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        max_length=32,
+        embedding_dim=128,
+        hidden_dim=256,
+        image_encoder=None,
+        dropout=0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.vocabulary_size = vocabulary_size
+        self.max_length = max_length
+        self.embedding_dim = embedding_dim
+        self.hidden_dim = hidden_dim
+        self.dropout = dropout
+        self.image_encoder = image_encoder or ImageEncoder(
+            embedding_dim=hidden_dim, regions=False, name="image_encoder"
+        )
+        self.initial_h = keras.layers.Dense(hidden_dim, activation="tanh", name="initial_h")
+        self.initial_c = keras.layers.Dense(hidden_dim, activation="tanh", name="initial_c")
+        self.embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, name="embedding")
+        self.decoder = keras.layers.LSTM(hidden_dim, return_sequences=True, name="decoder")
+        self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
+        self.token_scores = keras.layers.Dense(vocabulary_size, name="token_scores")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.accuracy_tracker = keras.metrics.Mean(name="token_accuracy")
+
+    @property
+    def metrics(self):
+        """Epoch means of the per-caption loss and of next-token accuracy (padding excluded)."""
+        return [self.loss_tracker, self.accuracy_tracker]
+
+    def build(self, input_shape):
+        image_shape = tuple(input_shape["image"])
+        self.image_shape = image_shape
+        if not self.image_encoder.built:  # a deserialized encoder comes built
+            self.image_encoder.build(image_shape)
+        self.initial_h.build((None, self._feature_dim(image_shape)))
+        self.initial_c.build((None, self._feature_dim(image_shape)))
+        self.embedding.build((None, None))
+        self.decoder.build((None, None, self.embedding_dim))
+        self.token_scores.build((None, None, self.hidden_dim))
+        self.built = True
+
+    def get_build_config(self):
+        return {"image_shape": list(self.image_shape)}
+
+    def build_from_config(self, config):
+        self.build({"image": tuple(config["image_shape"])})
+
+    def _feature_dim(self, image_shape):
+        spec = self.image_encoder.compute_output_spec(keras.KerasTensor(image_shape))
+        return (spec["global"] if isinstance(spec, dict) else spec).shape[-1]
+
+    def encode_images(self, images, training=False):
+        """float `[B, F]`: the image feature the decoder starts from."""
+        features = self.image_encoder(images, training=training)
+        return features["global"] if isinstance(features, dict) else features
+
+    def initial_state(self, features):
+        """`[h, c]`, each float `[B, hidden_dim]`: the decoder state before `<start>`."""
+        return [self.initial_h(features), self.initial_c(features)]
+
+    def step(self, token_ids, state, training=False):
+        """One decoder step: `(logits [B, V], new_state)` after reading `token_ids` (int `[B]`)."""
+        return self.step_embedded(self.embedding(token_ids), state, training=training)
+
+    def step_embedded(self, embedded, state, training=False):
+        """`step` from embedded tokens `[B, embedding_dim]` (e.g. a relaxed one-hot times the
+        embedding matrix, as Gumbel-softmax training feeds back)."""
+        output, state = self.decoder.cell(embedded, state, training=training)
+        return self.token_scores(self.output_dropout(output, training=training)), state
+
+    def sequence_logits(self, features, input_ids, training=False):
+        """float `[B, T, V]`: teacher-forced scores of the token after each of `input_ids` `[B, T]`."""
+        embedded = self.embedding(input_ids)
+        outputs = self.decoder(embedded, initial_state=self.initial_state(features), training=training)
+        return self.token_scores(self.output_dropout(outputs, training=training))
+
+    def call(self, inputs, training=False):
+        """`{"image", "token_ids"}` -> logits `[B, T-1, V]` of `token_ids[:, 1:]`."""
+        features = self.encode_images(inputs["image"], training=training)
+        return self.sequence_logits(features, inputs["token_ids"][:, :-1], training=training)
+
+    def _loss_and_update(self, batch, training):
+        token_ids = _first_caption(batch["token_ids"])
+        logits = self({"image": batch["image"], "token_ids": token_ids}, training=training)
+        targets = token_ids[:, 1:]
+        per_example = losses.caption_crossentropy(logits, targets)
+        mask = losses.token_mask(targets)
+        correct = ops.cast(ops.equal(ops.argmax(logits, axis=-1), ops.cast(targets, "int64")), "float32")
+        return per_example, correct, mask
+
+    def train_step(self, data):
+        """One teacher-forced MLE step; the loss is averaged over the global batch."""
+        batch = data[0] if isinstance(data, (tuple, list)) else data
+        _, global_size = replica_position(ops.shape(batch["image"])[0])
+        with tf.GradientTape() as tape:
+            per_example, correct, mask = self._loss_and_update(batch, training=True)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_size)
+        variables = self.trainable_variables
+        self.optimizer.apply(tape.gradient(loss, variables), variables)
+        return self._track(per_example, correct, mask)
+
+    def test_step(self, data):
+        batch = data[0] if isinstance(data, (tuple, list)) else data
+        return self._track(*self._loss_and_update(batch, training=False))
+
+    def _track(self, per_example, correct, mask):
+        self.loss_tracker.update_state(per_example)
+        self.accuracy_tracker.update_state(correct, sample_weight=mask)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "max_length": self.max_length,
+                "embedding_dim": self.embedding_dim,
+                "hidden_dim": self.hidden_dim,
+                "image_encoder": keras.saving.serialize_keras_object(self.image_encoder),
+                "dropout": self.dropout,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = copy.deepcopy(config)
+        config["image_encoder"] = keras.saving.deserialize_keras_object(config["image_encoder"])
+        return cls(**config)
+
+
+def _first_caption(token_ids):
+    """`[B, T]` ids: the first caption of each image when several are given (`[B, K, T]`)."""
+    return token_ids[:, 0] if len(token_ids.shape) == 3 else token_ids
+
