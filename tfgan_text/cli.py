@@ -49,7 +49,7 @@ def _data_preview(args):
 
 
 def _add_train_arguments(parser):
-    """`train dcgan` / `train text-encoder` flags; unset flags keep the defaults, or a resumed run's values."""
+    """Flags of every `train` command; unset flags keep the defaults, or a resumed run's values."""
     parser.add_argument("--data", default=None, help="'shapes' (built in, the default) or a dataset path")
     parser.add_argument("--format", default=None, help="layout of --data: auto, cub, oxford102, coco, ...")
     parser.add_argument("--out", required=True, help="run directory (checkpoints, samples, logs)")
@@ -60,6 +60,9 @@ def _add_train_arguments(parser):
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--strategy", default="auto", help="auto, mirrored, one_device or multi_worker")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+
+
+def _add_text_encoder_arguments(parser):
     parser.add_argument("--text-encoder", default=None, help="word_rnn (default) or char_cnn_rnn")
     parser.add_argument("--text-encoder-epochs", type=_positive_int, default=None, help="epochs of stage 1")
 
@@ -102,6 +105,33 @@ def _train_text_encoder(args):
     print(f"text encoder: {os.path.join(args.out, 'text_encoder.keras')}; caption->image {figures}")
 
 
+CAPTIONER_FLAGS = {
+    "data", "format", "epochs", "steps_per_epoch", "batch_size", "image_size", "seed", "mode", "init_from",
+    "embedding_dim", "hidden_dim", "max_length", "dropout", "learning_rate", "checkpoint_every",
+}
+
+
+def _add_captioner_arguments(parser):
+    parser.add_argument("--mode", default=None, choices=("mle", "seqgan", "gumbel"),
+                        help="mle (default): maximum likelihood; seqgan, gumbel: adversarial, from an MLE run")
+    parser.add_argument("--init-from", default=None, help="the MLE run an adversarial run starts from")
+    parser.add_argument("--embedding-dim", type=_positive_int, default=None, help="word embedding width")
+    parser.add_argument("--hidden-dim", type=_positive_int, default=None, help="LSTM width")
+    parser.add_argument("--max-length", type=_positive_int, default=None, help="ids per caption")
+    parser.add_argument("--dropout", type=float, default=None, help="dropout before the token scores")
+    parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument("--checkpoint-every", type=_positive_int, default=None, help="steps between checkpoints")
+
+
+def _train_captioner(args):
+    from tfgan_text.training.train_captioner import train_captioner
+
+    given = {name: value for name, value in vars(args).items() if name in CAPTIONER_FLAGS and value is not None}
+    train_captioner(args.out, resume=args.resume, strategy=args.strategy, **given)
+    print(f"trained: {os.path.join(args.out, 'model.keras')}; captions of sample images in "
+          f"{os.path.join(args.out, 'samples')}")
+
+
 def _generate(args):
     from tfgan_text.generate import generate_grid
 
@@ -109,6 +139,25 @@ def _generate(args):
     for note in notes:
         print(note)
     print(f"wrote {args.out}: {args.n} image(s) for each of {len(args.captions)} caption(s)")
+
+
+def _caption(args):
+    """Prints `PATH<TAB>caption` for each image, or one error line; exit status 2 if any failed."""
+    from tfgan_text.caption import caption_images
+
+    if args.seed is not None and not args.sample:
+        raise UserError("--seed goes with --sample")
+    method = "greedy" if args.greedy else "sample" if args.sample else "beam"
+    seed = 0 if args.seed is None else args.seed
+    failed = 0
+    for path, caption, error in caption_images(args.images, args.model, method, args.beam, seed):
+        if error is None:
+            print(f"{path}\t{caption}", flush=True)
+        else:
+            failed += 1
+            print(f"tfgan-text: error: {error}", file=sys.stderr, flush=True)
+    if failed:
+        raise SystemExit(2)
 
 
 def _export(args):
@@ -148,10 +197,16 @@ def build_parser():
     models = train.add_subparsers(dest="model", required=True)
     dcgan = models.add_parser("dcgan", help="text-to-image DCGAN with GAN-CLS and GAN-INT (Reed et al. 2016)")
     _add_train_arguments(dcgan)
+    _add_text_encoder_arguments(dcgan)
     _add_dcgan_arguments(dcgan)
     dcgan.set_defaults(run=_train_dcgan)
+    captioner = models.add_parser("captioner", help="image-to-caption generator: MLE, then SeqGAN or Gumbel-softmax")
+    _add_train_arguments(captioner)
+    _add_captioner_arguments(captioner)
+    captioner.set_defaults(run=_train_captioner)
     encoder = models.add_parser("text-encoder", help="pretrain a run's text encoder (stage 1 of train dcgan)")
     _add_train_arguments(encoder)
+    _add_text_encoder_arguments(encoder)
     encoder.set_defaults(run=_train_text_encoder)
 
     generate = verbs.add_parser("generate", help="images for captions from a trained text-to-image model")
@@ -161,6 +216,19 @@ def build_parser():
     generate.add_argument("--seed", type=int, default=0, help="same caption and seed, same image")
     generate.add_argument("--out", default="generated.png", help="PNG grid to write")
     generate.set_defaults(run=_generate)
+
+    caption = verbs.add_parser(
+        "caption", help="captions for images from a trained captioner: PATH<TAB>caption per image"
+    )
+    caption.add_argument("images", nargs="+", help="JPEG, PNG, GIF or BMP files")
+    caption.add_argument("--model", default=None, help="a run directory or saved model (default: the shipped demo)")
+    decoding = caption.add_mutually_exclusive_group()
+    decoding.add_argument("--beam", type=_positive_int, default=None, metavar="N",
+                          help="beam search of width N (the default, N=3; an exported model's width is fixed)")
+    decoding.add_argument("--greedy", action="store_true", help="greedy search")
+    decoding.add_argument("--sample", action="store_true", help="draw tokens from the model's distribution")
+    caption.add_argument("--seed", type=int, default=None, help="with --sample: same image and seed, same caption (0)")
+    caption.set_defaults(run=_caption)
 
     export = verbs.add_parser("export", help="write a versioned SavedModel for TF Serving (and ONNX) of a run")
     export.add_argument("run_dir", help="a run directory (or shipped model directory) with model.keras")

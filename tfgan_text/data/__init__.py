@@ -42,3 +42,13 @@ def load(source="shapes", split="train", image_size=64, format="auto", seed=0, *
     from tfgan_text.data import formats
 
     return formats.read(os.fspath(source), format=format, split=split, image_size=image_size, **options)
+
+
+def all_captions(dataset):
+    """Every caption of a dataset of `load`, as a list of str (read in large batches: one
+    element at a time is slow)."""
+    import tensorflow as tf
+
+    batches = dataset.map(lambda example: example["captions"]).ragged_batch(4096)
+    flat = (tf.reshape(batch.flat_values if isinstance(batch, tf.RaggedTensor) else batch, [-1]) for batch in batches)
+    return [caption.decode("utf-8") for values in flat for caption in values.numpy()]

@@ -12,7 +12,8 @@ class ImageEncoder(keras.Model):
 
     AttnGAN takes region features from an intermediate layer of Inception-v3 and the global
     feature from its last layer, both projected to E (Xu et al. 2018). This is the same shape
-    of network at a small size: stride-2 convolution blocks (4x4 kernels, batch norm after the
+    of network at a small size: stride-2 convolution blocks (4x4 kernels, batch norm, synchronized
+    across replicas, after the
     first, LeakyReLU 0.2); the map after all blocks but the last, projected by a 1x1
     convolution, gives the regions; the last block, global average pooling and a linear layer
     give the global feature. With the default 4 blocks, 64x64 images give 8x8 regions.
@@ -46,7 +47,7 @@ class ImageEncoder(keras.Model):
     def _block(index, width):
         layers = [keras.layers.Conv2D(width, 4, strides=2, padding="same", use_bias=index == 0)]
         if index > 0:
-            layers.append(keras.layers.BatchNormalization(momentum=0.9))
+            layers.append(keras.layers.BatchNormalization(momentum=0.9, synchronized=True))
         layers.append(keras.layers.LeakyReLU(0.2))
         return keras.Sequential(layers, name=f"block_{index}")
 

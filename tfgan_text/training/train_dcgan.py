@@ -24,7 +24,9 @@ from tfgan_text.models.text_encoder import CharCNNRNNEncoder, WordRNNEncoder, ch
 from tfgan_text.text.tokenizer import Tokenizer
 from tfgan_text.text.vocabulary import Vocabulary
 from tfgan_text.training.checkpoints import StopOnNonFiniteLoss, TrainingCheckpoint
+from tfgan_text.training.resumable_fit import fit_from_step
 from tfgan_text.training.run_dir import RunDir
+from tfgan_text.training.run_settings import RunSettings
 from tfgan_text.training.sample_grid import SampleGrid
 from tfgan_text.training.strategy import select_strategy
 
@@ -35,7 +37,7 @@ SAMPLE_CAPTIONS = 16
 
 
 @dataclasses.dataclass
-class DCGANSettings:
+class DCGANSettings(RunSettings):
     """Everything that defines a DCGAN run; saved as `run.json` in the run directory.
 
     Architecture fields must match when a run is resumed; training fields may change
@@ -78,12 +80,8 @@ class DCGANSettings:
     )
 
     def check(self):
-        positive = ("image_size", "noise_dim", "ngf", "ndf", "text_embedding_dim", "text_hidden_dim", "max_length",
-                    "epochs", "batch_size", "captions_per_image", "min_count")
-        for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise UserError(f"{name.replace('_', '-')} must be a positive integer, got {value!r}")
+        self.check_positive(("image_size", "noise_dim", "ngf", "ndf", "text_embedding_dim", "text_hidden_dim",
+                             "max_length", "epochs", "batch_size", "captions_per_image", "min_count"))
         if self.image_size not in (32, 64, 128):
             raise UserError(f"image size must be 32, 64 or 128, got {self.image_size}")
         if self.text_encoder not in TEXT_ENCODERS:
@@ -91,18 +89,6 @@ class DCGANSettings:
         if self.steps_per_epoch is not None and self.steps_per_epoch <= 0:
             raise UserError(f"steps-per-epoch must be a positive integer, got {self.steps_per_epoch}")
         return self
-
-    def resumed_from(self, saved, given):
-        """The saved settings, with the training fields the user `given` explicitly."""
-        for name in self.ARCHITECTURE:
-            if name in given and given[name] != saved.get(name):
-                raise UserError(
-                    f"the run was trained with {name.replace('_', '-')}={saved.get(name)!r}, not {given[name]!r}: "
-                    "a checkpoint of another architecture cannot be resumed"
-                )
-        known = {field.name for field in dataclasses.fields(self)}
-        merged = {**{k: v for k, v in saved.items() if k in known}, **given}
-        return DCGANSettings(**merged).check()
 
 
 class _Run:
@@ -120,7 +106,7 @@ class _Run:
         if self.steps == 0:
             raise UserError(f"the training split holds fewer than one batch of {config.batch_size} images")
         if not resume:
-            vocabulary = Vocabulary.build(_all_captions(self.source), min_count=config.min_count, max_length=config.max_length)
+            vocabulary = Vocabulary.build(data.all_captions(self.source), min_count=config.min_count, max_length=config.max_length)
             self.dir.start(dataclasses.asdict(config))
             vocabulary.save(self.dir.path)
         self.vocabulary = Vocabulary.load(self.dir.path)
@@ -178,26 +164,9 @@ def train_dcgan(out, resume=False, strategy="auto", callbacks=(), verbose="auto"
                          seed=config.seed, log_dir=run.dir.logs)
     all_callbacks = [stop, checkpoint, samples, keras.callbacks.TensorBoard(run.dir.logs), *callbacks]
 
-    steps = run.steps
-    epoch, batch = divmod(step, steps)
-    if batch:  # finish the interrupted epoch, then go on with whole epochs
-        model.fit(run.pipeline(epoch, batch), initial_epoch=epoch, epochs=epoch + 1,
-                  steps_per_epoch=steps - batch, callbacks=all_callbacks, verbose=verbose)
-        epoch += 1
-    if epoch < config.epochs and not stop.failure:
-        model.fit(run.pipeline(epoch, 0), initial_epoch=epoch, epochs=config.epochs, steps_per_epoch=steps,
-                  callbacks=all_callbacks, verbose=verbose)
-    if stop.failure:
-        raise UserError(f"{stop.failure}; the last good checkpoint is {checkpoint.latest or 'none (no step was saved)'}")
+    fit_from_step(model, run.pipeline, step, run.steps, config.epochs, checkpoint, stop, all_callbacks, verbose)
     model.save(run.dir.file(MODEL_FILE))
     return model
-
-
-def _all_captions(source):
-    """Every caption of a dataset (read in large batches: one element at a time is slow)."""
-    batches = source.map(lambda example: example["captions"]).ragged_batch(4096)
-    flat = (tf.reshape(batch.flat_values if isinstance(batch, tf.RaggedTensor) else batch, [-1]) for batch in batches)
-    return [caption.decode("utf-8") for values in flat for caption in values.numpy()]
 
 
 def _new_text_encoder(config, vocabulary_size):

@@ -1,0 +1,115 @@
+"""Tests of the CNN -> LSTM caption generator and its maximum-likelihood training step."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tests.test_case import TestCase, two_cpu_strategy
+from tfgan_text import losses
+from tfgan_text.models.captioner import Captioner
+from tfgan_text.models.image_encoder import ImageEncoder
+
+VOCABULARY = 12
+LENGTH = 7
+
+
+def _captioner(**kwargs):
+    encoder = ImageEncoder(embedding_dim=16, filters=(8, 16), regions=False, name="image_encoder")
+    captioner = Captioner(VOCABULARY, max_length=LENGTH, embedding_dim=8, hidden_dim=16, image_encoder=encoder, **kwargs)
+    captioner.build({"image": (None, 16, 16, 3)})
+    return captioner
+
+
+def _batch(size, seed=0):
+    """Images and captions `<start> w w ... <end> <pad>...` whose first word is a function of the image."""
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(-1, 1, (size, 16, 16, 3)).astype(np.float32)
+    ids = np.zeros((size, LENGTH), np.int64)
+    for i in range(size):
+        length = rng.integers(1, LENGTH - 1)
+        ids[i, 0] = 2
+        ids[i, 1 : length + 1] = rng.integers(4, VOCABULARY, length)
+        ids[i, length + 1] = 3
+    return {"image": images, "token_ids": ids}
+
+
+class CaptionerTest(TestCase):
+    def test_step_by_step_equals_teacher_forcing(self):
+        captioner = _captioner()
+        batch = _batch(3)
+        features = captioner.encode_images(batch["image"])
+        expected = captioner.sequence_logits(features, batch["token_ids"][:, :-1])
+        state = captioner.initial_state(features)
+        steps = []
+        for t in range(LENGTH - 1):
+            logits, state = captioner.step(batch["token_ids"][:, t], state)
+            steps.append(logits)
+        self.assertAllClose(np.stack(steps, axis=1), expected, atol=1e-5)
+        embedded = keras.ops.take(captioner.embedding.embeddings, batch["token_ids"][:, 0], axis=0)
+        first, _ = captioner.step_embedded(embedded, captioner.initial_state(features))
+        self.assertAllClose(first, steps[0], atol=1e-6)
+
+    def test_call_scores_the_next_tokens(self):
+        captioner = _captioner()
+        batch = _batch(2)
+        self.assertEqual(tuple(captioner(batch).shape), (2, LENGTH - 1, VOCABULARY))
+
+    def test_image_changes_the_scores(self):
+        captioner = _captioner()
+        batch = _batch(2)
+        other = dict(batch, image=batch["image"][::-1])
+        self.assertGreater(np.abs(captioner(batch) - captioner(other)).max(), 1e-4)
+
+    def test_serialization_and_saving(self):
+        captioner = _captioner(dropout=0.25)
+        restored = self.assert_serialization_round_trip(captioner)
+        self.assertEqual(restored.dropout, 0.25)
+        self.assert_saving_round_trip(captioner, _batch(2))
+
+    def test_mle_fit_learns_a_batch(self):
+        captioner = _captioner()
+        captioner.compile(optimizer=keras.optimizers.Adam(1e-2))
+        dataset = tf.data.Dataset.from_tensors(_batch(8)).repeat()
+        history = captioner.fit(dataset, epochs=6, steps_per_epoch=10, verbose=0).history
+        self.assertEqual(set(history), {"loss", "token_accuracy"})
+        self.assertLess(history["loss"][-1], 0.5 * history["loss"][0])
+        self.assertGreater(history["token_accuracy"][-1], 0.8)
+        evaluated = captioner.evaluate(dataset, steps=1, verbose=0, return_dict=True)
+        self.assertLess(evaluated["loss"], history["loss"][0])
+
+    def test_loss_is_the_mean_over_real_tokens(self):
+        captioner = _captioner()
+        batch = _batch(4)
+        logits = captioner(batch)
+        targets = batch["token_ids"][:, 1:]
+        probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(logits))
+        expected = [
+            -np.mean([np.log(probabilities[i, t, targets[i, t]]) for t in range(LENGTH - 1) if targets[i, t] != 0])
+            for i in range(4)
+        ]
+        self.assertAllClose(losses.caption_crossentropy(logits, targets), expected, atol=1e-5)
+
+    def test_several_captions_per_image_use_the_first(self):
+        captioner = _captioner()
+        batch = _batch(2)
+        stacked = dict(batch, token_ids=np.stack([batch["token_ids"], batch["token_ids"][::-1]], axis=1))
+        per_example, _, _ = captioner._loss_and_update(stacked, training=False)
+        expected, _, _ = captioner._loss_and_update(batch, training=False)
+        self.assertAllClose(per_example, expected)
+
+    def test_mirrored_strategy_matches_one_device(self):
+        """Two replicas on a global batch of 4 give the losses and weights of one device."""
+        dataset = tf.data.Dataset.from_tensor_slices(_batch(8)).batch(4)
+        one_device = _captioner()
+        one_device.compile(optimizer=keras.optimizers.Adam(1e-2), run_eagerly=True)
+        initial = one_device.get_weights()
+        expected = one_device.fit(dataset, epochs=2, steps_per_epoch=1, verbose=0).history
+        with two_cpu_strategy().scope():
+            mirrored = _captioner()
+            mirrored.compile(optimizer=keras.optimizers.Adam(1e-2))
+            mirrored.set_weights(initial)
+        got = mirrored.fit(dataset, epochs=2, steps_per_epoch=1, verbose=0).history
+        for name, values in expected.items():
+            self.assertAllClose(got[name], values, atol=1e-5, msg=name)
+        for a, b in zip(one_device.get_weights(), mirrored.get_weights()):
+            self.assertAllClose(a, b, atol=1e-5)

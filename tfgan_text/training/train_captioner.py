@@ -1,0 +1,210 @@
+"""Training a caption generator: the work behind `tfgan-text train captioner --mode mle|seqgan|gumbel`.
+
+`mle` trains a `Captioner` by teacher-forced maximum likelihood. `seqgan` and `gumbel` start
+from the model of an MLE run (`init_from`): they pretrain an image-conditioned caption
+discriminator, then train generator and discriminator adversarially, by policy gradient with
+Monte Carlo rollouts (SeqGAN, Yu et al. 2017; Dai et al. 2017) or through straight-through
+Gumbel-softmax samples. Every mode runs `model.fit` under the chosen `tf.distribute`
+strategy, with checkpoints that `resume=True` continues from, and ends by saving the
+generator as `out/model.keras` (what `tfgan-text export` and `caption` read).
+"""
+
+import dataclasses
+import os
+import shutil
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfgan_text import data
+from tfgan_text.data.pipeline import steps_per_epoch, training_pipeline
+from tfgan_text.errors import UserError
+from tfgan_text.models import load_model
+from tfgan_text.models.captioner import Captioner
+from tfgan_text.models.image_encoder import ImageEncoder
+from tfgan_text.text.tokenizer import Tokenizer
+from tfgan_text.text.vocabulary import SETTINGS_FILE, VOCAB_FILE, Vocabulary
+from tfgan_text.training.caption_samples import CaptionSamples
+from tfgan_text.training.checkpoints import StopOnNonFiniteLoss, TrainingCheckpoint
+from tfgan_text.training.resumable_fit import fit_from_step
+from tfgan_text.training.run_dir import RunDir
+from tfgan_text.training.run_settings import RunSettings, flag
+from tfgan_text.training.strategy import select_strategy
+
+MODES = ("mle", "seqgan", "gumbel")
+MODEL_FILE = "model.keras"
+DISCRIMINATOR_FILE = "discriminator.keras"
+SAMPLE_IMAGES = 16
+
+
+@dataclasses.dataclass
+class CaptionerSettings(RunSettings):
+    """Everything that defines a captioner run; saved as `run.json` in the run directory.
+
+    An adversarial run (`mode` seqgan or gumbel) takes its architecture and vocabulary from
+    the MLE run named by `init_from`. Defaults are sized for a 2-core CPU and the built-in
+    shapes.
+    """
+
+    # data
+    data: str = "shapes"
+    format: str = "auto"
+    seed: int = 0
+    mode: str = "mle"
+    init_from: str | None = None
+    # architecture
+    image_size: int = 64
+    embedding_dim: int = 128
+    hidden_dim: int = 256
+    encoder_filters: tuple = (32, 64, 128, 256)
+    max_length: int = 32
+    min_count: int = 1
+    dropout: float = 0.0
+    # training
+    epochs: int = 10
+    steps_per_epoch: int | None = None
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    checkpoint_every: int = 200
+
+    ARCHITECTURE = ("mode", "image_size", "embedding_dim", "hidden_dim", "encoder_filters", "max_length", "min_count")
+    # Taken from the MLE run an adversarial run starts from.
+    INHERITED = ("data", "format", "seed", "image_size", "embedding_dim", "hidden_dim", "encoder_filters",
+                 "max_length", "min_count", "dropout")
+
+    def __post_init__(self):
+        self.encoder_filters = tuple(self.encoder_filters)
+
+    def check(self):
+        self.check_positive(("image_size", "embedding_dim", "hidden_dim", "max_length", "min_count", "epochs",
+                             "batch_size", "checkpoint_every"))
+        if self.mode not in MODES:
+            raise UserError(f"unknown mode {self.mode!r}; expected one of {', '.join(MODES)}")
+        if self.steps_per_epoch is not None:
+            self.check_positive(("steps_per_epoch",))
+        if len(self.encoder_filters) < 2 or any(not isinstance(f, int) or f <= 0 for f in self.encoder_filters):
+            raise UserError(f"encoder-filters must be at least 2 positive integers, got {list(self.encoder_filters)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.learning_rate <= 0:
+            raise UserError(f"learning-rate must be positive, got {self.learning_rate}")
+        return self
+
+
+class _Run:
+    """The run directory, settings, training data, vocabulary and tokenizer of a run."""
+
+    def __init__(self, out, resume, settings):
+        self.dir = RunDir(out)
+        if resume:
+            self.config = CaptionerSettings().resumed_from(self.dir.read_settings(), settings)
+        else:
+            settings = {**settings, **_inherited_settings(settings)}
+            self.config = CaptionerSettings(**settings).check()
+        config = self.config
+        self.source = data.load(config.data, split="train", image_size=config.image_size, format=config.format,
+                                seed=config.seed)
+        self.steps = config.steps_per_epoch or steps_per_epoch(self.source, config.batch_size)
+        if self.steps == 0:
+            raise UserError(f"the training split holds fewer than one batch of {config.batch_size} images")
+        if not resume:
+            self.dir.start(_json_ready(dataclasses.asdict(config)))
+            if config.mode == "mle":
+                Vocabulary.build(data.all_captions(self.source), min_count=config.min_count,
+                                 max_length=config.max_length).save(self.dir.path)
+            else:
+                for name in (VOCAB_FILE, SETTINGS_FILE):
+                    shutil.copyfile(os.path.join(config.init_from, name), self.dir.file(name))
+        self.vocabulary = Vocabulary.load(self.dir.path)
+        self.tokenizer = Tokenizer(self.vocabulary)
+        keras.utils.set_random_seed(config.seed)
+
+    def pipeline(self, start_epoch, start_batch):
+        config = self.config
+        return training_pipeline(self.source, config.batch_size, tokenizer=self.tokenizer, seed=config.seed,
+                                 start_epoch=start_epoch, start_batch=start_batch)
+
+    def sample_callback(self, captioner=None):
+        config = self.config
+        try:
+            split = data.load(config.data, split="val", image_size=config.image_size, format=config.format,
+                              seed=config.seed)
+        except UserError:
+            split = self.source
+        examples = list(split.take(SAMPLE_IMAGES).as_numpy_iterator())
+        return CaptionSamples(
+            self.dir.samples, np.stack([e["image"] for e in examples]),
+            [e["captions"][0].decode("utf-8") for e in examples], self.tokenizer, captioner=captioner,
+            log_dir=self.dir.logs,
+        )
+
+
+def train_captioner(out, resume=False, strategy="auto", callbacks=(), verbose="auto", **settings):
+    """Trains (or resumes) a captioner run in directory `out` and returns the trained `Captioner`.
+
+    Args:
+        out: str, the run directory.
+        resume: bool, continue the run in `out` from its latest checkpoint.
+        strategy: str, see `tfgan_text.training.strategy.select_strategy`.
+        callbacks: extra Keras callbacks for `fit`.
+        verbose: passed to `fit` (`"auto"`: a progress bar).
+        **settings: fields of `CaptionerSettings` (`mode`, `init_from`, `epochs`, ...).
+
+    Returns:
+        The trained `Captioner` (also saved as `out/model.keras`).
+    """
+    run = _Run(out, resume, settings)
+    config = run.config
+    with select_strategy(strategy).scope():
+        model = _build_mle_model(config, len(run.vocabulary))
+        checkpoint = TrainingCheckpoint(run.dir.checkpoints, every_n_steps=config.checkpoint_every)
+        step = checkpoint.restore(model)
+    stop = StopOnNonFiniteLoss()
+    all_callbacks = [stop, checkpoint, run.sample_callback(), keras.callbacks.TensorBoard(run.dir.logs), *callbacks]
+    fit_from_step(model, run.pipeline, step, run.steps, config.epochs, checkpoint, stop, all_callbacks, verbose)
+    model.save(run.dir.file(MODEL_FILE))
+    return model
+
+
+def _inherited_settings(settings):
+    """For a new adversarial run: the architecture and data of the MLE run it starts from."""
+    mode = settings.get("mode", "mle")
+    if mode == "mle":
+        if settings.get("init_from"):
+            raise UserError("--init-from applies to --mode seqgan or gumbel; an MLE run starts from scratch")
+        return {}
+    init_from = settings.get("init_from")
+    hint = f"train one first with `tfgan-text train captioner --mode mle --out RUN_DIR`, then pass --init-from RUN_DIR"
+    if not init_from:
+        raise UserError(f"--mode {mode} starts from an MLE captioner: {hint}")
+    if not os.path.isfile(os.path.join(init_from, MODEL_FILE)):
+        raise UserError(f"{init_from} holds no trained MLE captioner ({MODEL_FILE}): {hint}")
+    saved = RunDir(init_from).read_settings()
+    if saved.get("mode") != "mle":
+        raise UserError(f"{init_from} is a {saved.get('mode')!r} run, not an MLE captioner run: {hint}")
+    for name in CaptionerSettings.INHERITED:
+        if name in settings and settings[name] != saved.get(name):
+            raise UserError(f"--{flag(name)} comes from the MLE run {init_from} ({saved.get(name)!r}); leave it out")
+    return {name: saved[name] for name in CaptionerSettings.INHERITED if name in saved} | {
+        "init_from": os.path.abspath(init_from)
+    }
+
+
+def _json_ready(settings):
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in settings.items()}
+
+
+def _new_captioner(config, vocabulary_size):
+    encoder = ImageEncoder(embedding_dim=config.hidden_dim, filters=config.encoder_filters, regions=False,
+                           name="image_encoder")
+    captioner = Captioner(vocabulary_size, max_length=config.max_length, embedding_dim=config.embedding_dim,
+                          hidden_dim=config.hidden_dim, image_encoder=encoder, dropout=config.dropout)
+    captioner.build({"image": (None, config.image_size, config.image_size, 3)})
+    return captioner
+
+
+def _build_mle_model(config, vocabulary_size):
+    captioner = _new_captioner(config, vocabulary_size)
+    captioner.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    return captioner
