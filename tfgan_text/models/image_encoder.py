@@ -13,8 +13,7 @@ class ImageEncoder(keras.Model):
     AttnGAN takes region features from an intermediate layer of Inception-v3 and the global
     feature from its last layer, both projected to E (Xu et al. 2018). This is the same shape
     of network at a small size: stride-2 convolution blocks (4x4 kernels, batch norm, synchronized
-    across replicas, after the
-    first, LeakyReLU 0.2); the map after all blocks but the last, projected by a 1x1
+    across replicas, after the first, LeakyReLU 0.2); the map after all blocks but the last, projected by a 1x1
     convolution, gives the regions; the last block, global average pooling and a linear layer
     give the global feature. With the default 4 blocks, 64x64 images give 8x8 regions.
 
