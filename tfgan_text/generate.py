@@ -12,23 +12,25 @@ MODEL_FILE = "model.keras"
 DEMO_MODEL = os.path.join("saved_models", "dcgan_shapes")
 
 
-def resolve_model_dir(model):
+def resolve_model_dir(model, demo=DEMO_MODEL):
     """The directory of a model: the given one, or the shipped demo model by default.
 
     A model directory holds `model.keras` and its vocabulary (a run directory), or is an
     exported model `saved_models/NAME/` with integer versions (the highest is used). The demo
-    is looked up in `./saved_models/` and then beside the package's source checkout.
+    (`demo`, a path relative to the working directory, `saved_models/dcgan_shapes` unless
+    another command names its own) is looked up in `./saved_models/` and then beside the
+    package's source checkout.
     """
     if model is not None:
         candidates = [model]
     else:
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        candidates = [DEMO_MODEL, os.path.join(package_root, DEMO_MODEL)]
+        candidates = [demo, os.path.join(package_root, demo)]
     for candidate in candidates:
         if os.path.isfile(os.path.join(candidate, MODEL_FILE)) or latest_version_dir(candidate):
             return candidate
     if model is None:
-        raise UserError(f"the demo model {DEMO_MODEL} is not here; pass --model RUN_DIR")
+        raise UserError(f"the demo model {demo} is not here; pass --model RUN_DIR")
     raise UserError(
         f"{model} holds no trained model ({MODEL_FILE}) and no exported version; pass a run directory after training ends"
     )

@@ -78,7 +78,16 @@ def export_onnx(model, vocabulary_dir, model_root, opset=OPSET):
     files or the new ones, never a mix.
     """
     vocabulary = Vocabulary.coerce(vocabulary_dir)
-    model_proto = convert(model, opset)
+    return write_onnx_dir(model_root, convert(model, opset), vocabulary, onnx_config(model, vocabulary, opset))
+
+
+def write_onnx_dir(model_root, model_proto, vocabulary, config):
+    """Writes `model_root/onnx/`: `model.onnx` of `model_proto`, then `vocab.json` and `config.json`
+    (`config` with the tokenizer settings) of `vocabulary`; returns its path.
+
+    The directory is built beside its place and swapped in whole, so a reader sees the old
+    files or the new ones, never a mix.
+    """
     target = os.path.join(model_root, ONNX_DIR)
     try:
         os.makedirs(model_root, exist_ok=True)
@@ -88,7 +97,7 @@ def export_onnx(model, vocabulary_dir, model_root, opset=OPSET):
     try:
         with open(os.path.join(temporary, ONNX_FILE), "wb") as file:
             file.write(model_proto.SerializeToString())
-        vocabulary.save_json(temporary, onnx_config(model, vocabulary, opset))
+        vocabulary.save_json(temporary, config)
         os.chmod(temporary, 0o755)
         if os.path.exists(target):
             retired = tempfile.mkdtemp(prefix=".old-onnx-", dir=model_root)

@@ -1,5 +1,7 @@
 """One signature of a loaded SavedModel: its tensor specs, its metadata, and calling it."""
 
+import re
+
 import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 
@@ -40,7 +42,7 @@ class Signature:
         try:
             outputs = self.function(**tensors)
         except tf.errors.OpError as error:
-            raise ServingError(TF_ERROR_STATUS.get(type(error), 500), _op_error_line(error.message)) from None
+            raise ServingError(TF_ERROR_STATUS.get(type(error), 500), op_error_line(error.message)) from None
         return {name: value.numpy() for name, value in outputs.items()}
 
 
@@ -54,15 +56,27 @@ def _tensor_info(spec, tensor_name):
     return {"dtype": types_pb2.DataType.Name(spec.dtype.as_datatype_enum), "tensor_shape": shape, "name": tensor_name}
 
 
-def _op_error_line(message):
+def op_error_line(message):
     """The line of a TensorFlow error that says what went wrong, without graph-execution preamble.
 
     A graph error reads "Graph execution error:", then where the failing node was defined,
     then the op's message, then "[[{{node ...}}]]"; the op's message is the last plain line.
+    An error of a nested function starts with "{{function_node ...}}" and may end with
+    "[Op:...]"; both are dropped, and so is the "assertion failed: [...]" around the message
+    of a `tf.debugging.Assert`.
     """
     lines = [line.strip() for line in message.splitlines() if line.strip()]
-    if not lines or lines[0] != "Graph execution error:":
-        return lines[0] if lines else "the model failed"
-    preamble = ("Graph execution error:", "Detected at node", "<stack traces unavailable>", "File ", "[[")
-    plain = [line for line in lines if not line.startswith(preamble)]
-    return plain[-1] if plain else "the model failed"
+    if lines and lines[0] == "Graph execution error:":
+        preamble = ("Graph execution error:", "Detected at node", "<stack traces unavailable>", "File ", "[[")
+        plain = [line for line in lines if not line.startswith(preamble)]
+        line = plain[-1] if plain else ""
+    else:
+        line = lines[0] if lines else ""
+    line = _OP_SUFFIX.sub("", _FUNCTION_NODE_PREFIX.sub("", line))
+    assertion = _ASSERTION.fullmatch(line)
+    return (assertion.group(1) if assertion else line) or "the model failed"
+
+
+_FUNCTION_NODE_PREFIX = re.compile(r"^(?:\{\{function_node [^}]*\}\}\s*)+")
+_OP_SUFFIX = re.compile(r"\s*\[Op:[^\]]*\]$")
+_ASSERTION = re.compile(r"assertion failed: \[(.*)\]")
