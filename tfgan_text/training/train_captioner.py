@@ -170,12 +170,14 @@ def train_captioner(out, resume=False, strategy="auto", callbacks=(), verbose="a
 def _inherited_settings(settings):
     """For a new adversarial run: the architecture and data of the MLE run it starts from."""
     mode = settings.get("mode", "mle")
+    if mode not in MODES:
+        raise UserError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
     if mode == "mle":
         if settings.get("init_from"):
             raise UserError("--init-from applies to --mode seqgan or gumbel; an MLE run starts from scratch")
         return {}
     init_from = settings.get("init_from")
-    hint = f"train one first with `tfgan-text train captioner --mode mle --out RUN_DIR`, then pass --init-from RUN_DIR"
+    hint = "train one first with `tfgan-text train captioner --mode mle --out RUN_DIR`, then pass --init-from RUN_DIR"
     if not init_from:
         raise UserError(f"--mode {mode} starts from an MLE captioner: {hint}")
     if not os.path.isfile(os.path.join(init_from, MODEL_FILE)):

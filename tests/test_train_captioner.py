@@ -1,0 +1,68 @@
+"""Tests of captioner runs: MLE, adversarial runs from an MLE run, checkpoints, resume, bad input."""
+
+import contextlib
+import io
+import os
+
+from tests.test_case import TestCase
+from tests.test_train_dcgan import checkpoint_steps, tree_digest
+from tfgan_text.cli import main
+from tfgan_text.errors import UserError
+from tfgan_text.training.train_captioner import train_captioner
+
+TINY = dict(
+    image_size=32, batch_size=8, steps_per_epoch=3, epochs=1, embedding_dim=8, hidden_dim=16,
+    encoder_filters=(8, 16), checkpoint_every=2,
+)
+
+
+class TrainCaptionerTest(TestCase):
+    def test_mle_run_writes_everything_and_resume_adds_epochs(self):
+        run = os.path.join(self.temp_dir(), "run")
+        model = train_captioner(run, verbose=0, **TINY)
+        for name in ("run.json", "vocab.txt", "tokenizer.json", "model.keras", "logs"):
+            self.assertTrue(os.path.exists(os.path.join(run, name)), name)
+        with open(os.path.join(run, "samples", "captions_epoch_001.txt"), encoding="utf-8") as file:
+            lines = file.read().splitlines()
+        self.assertEqual(len(lines), 16)
+        self.assertTrue(all(len(line.split("\t")) == 2 for line in lines))
+        self.assertTrue(os.path.exists(os.path.join(run, "samples", "captions_epoch_001.png")))
+        self.assertEqual(int(model.optimizer.iterations.numpy()), 3)
+        self.assertEqual(checkpoint_steps(run), [2, 3])
+
+        resumed = train_captioner(run, resume=True, epochs=2, verbose=0)
+        self.assertEqual(int(resumed.optimizer.iterations.numpy()), 6)
+        self.assertTrue(os.path.exists(os.path.join(run, "samples", "captions_epoch_002.txt")))
+
+    def test_bad_runs_are_one_line_errors_and_change_nothing(self):
+        run = os.path.join(self.temp_dir(), "run")
+        with self.assertRaisesRegex(UserError, "no run to resume"):
+            train_captioner(run, resume=True, verbose=0, **TINY)
+        with self.assertRaisesRegex(UserError, "batch-size must be a positive integer"):
+            train_captioner(run, verbose=0, **{**TINY, "batch_size": -4})
+        with self.assertRaisesRegex(UserError, "unknown mode 'rl'"):
+            train_captioner(run, verbose=0, **{**TINY, "mode": "rl"})
+        with self.assertRaisesRegex(UserError, "--mode seqgan starts from an MLE captioner: train one first"):
+            train_captioner(run, verbose=0, mode="seqgan")
+        with self.assertRaisesRegex(UserError, "holds no trained MLE captioner"):
+            train_captioner(run, verbose=0, mode="gumbel", init_from=self.temp_dir())
+        self.assertFalse(os.path.exists(run))
+
+        train_captioner(run, verbose=0, **TINY)
+        before = tree_digest(run)
+        with self.assertRaisesRegex(UserError, "already holds a run"):
+            train_captioner(run, verbose=0, **TINY)
+        with self.assertRaisesRegex(UserError, "another architecture"):
+            train_captioner(run, resume=True, verbose=0, hidden_dim=32)
+        self.assertEqual(tree_digest(run), before)
+
+    def test_cli_adversarial_mode_without_mle_run_is_one_line(self):
+        out = os.path.join(self.temp_dir(), "adversarial")
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr):
+            status = main(["train", "captioner", "--mode", "seqgan", "--out", out])
+        self.assertEqual(status, 2)
+        message = stderr.getvalue().strip()
+        self.assertEqual(len(message.splitlines()), 1)
+        self.assertIn("tfgan-text train captioner --mode mle", message)
+        self.assertFalse(os.path.exists(out))
