@@ -6,8 +6,10 @@ Output: for each image, in the order given, either one line `PATH<TAB>caption` o
 caption may be empty, when the model ends it at once; captions hold no tabs or newlines), or
 one line `tfgan-text: error: PATH: reason` on stderr (a missing path, a file that is not a
 JPEG, PNG, GIF or BMP image, a cut-short or corrupt one, one over 100,000,000 pixels); the exit
-status is 2 when any image failed, 0 otherwise. Images are decoded, converted to RGB and resized
-exactly as the exported SavedModel does it (`tfgan_text.export.image_to_text`).
+status is 2 when any image failed, 0 otherwise (and 2, with one error line and no output, when
+the model or the options cannot be used). Nothing else reaches stderr: TensorFlow's start-up
+notes and libjpeg's notes on corrupt files are held back. Images are decoded, converted to RGB
+and resized exactly as the exported SavedModel does it (`tfgan_text.export.image_to_text`).
 
 The model is a run directory (`model.keras` and its vocabulary) or an exported model
 `saved_models/NAME/` (its highest version), by default the shipped demo
@@ -44,13 +46,16 @@ def caption_images(paths, model=None, method="beam", beam_width=None, seed=0):
         beam_width: int or None (the exported width of a SavedModel; 3 for a run directory).
         seed: int, the seed of every image with `method="sample"`.
 
-    Raises `UserError` before any image is read when the model cannot be used as asked.
+    Raises `UserError` (at the first step, before any image is read) when the model cannot be
+    used as asked.
     """
     if method not in METHODS:
         raise UserError(f"unknown decoding {method!r}: choose one of {', '.join(METHODS)}")
     if not paths:
         raise UserError("give at least one image")
-    captioner = _load(resolve_model_dir(model, demo=DEMO_MODEL), method, beam_width)
+    model_dir = resolve_model_dir(model, demo=DEMO_MODEL)
+    _import_tensorflow()
+    captioner = _load(model_dir, method, beam_width)
     for start in range(0, len(paths), BATCH_SIZE):
         yield from _caption_batch(captioner, [_read(path) for path in paths[start : start + BATCH_SIZE]], seed)
 
@@ -98,8 +103,6 @@ def _load(model_dir, method, beam_width):
         return _keras_captioner(model_dir, method, beam_width)
     version_dir = latest_version_dir(model_dir)
     with _quiet_tensorflow():
-        import tensorflow_text  # noqa: F401  the detokenizer's ops
-
         try:
             loaded = tf.saved_model.load(version_dir)
         except (OSError, ValueError) as error:
@@ -189,12 +192,11 @@ def _quiet_tensorflow():
 
 
 @contextlib.contextmanager
-def _captured_stderr():
-    """Holds back what native code writes to file descriptor 2 (libjpeg prints its own notes on a
-    corrupt JPEG, beside the error TensorFlow raises); it is written out if anything but a
-    TensorFlow error of the input escapes."""
-    import tensorflow as tf
-
+def _held_stderr(expected=()):
+    """Holds back what native code writes to file descriptor 2 while the block runs: TensorFlow's
+    start-up notes (printed whatever TF_CPP_MIN_LOG_LEVEL says) and libjpeg's own note on a
+    corrupt JPEG, beside the error TensorFlow raises. It is written out when an exception other
+    than one of `expected` escapes."""
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -205,7 +207,7 @@ def _captured_stderr():
         os.dup2(held.fileno(), 2)
         try:
             yield
-        except tf.errors.InvalidArgumentError:
+        except expected:
             raise
         except BaseException:
             os.dup2(saved, 2)
@@ -215,3 +217,17 @@ def _captured_stderr():
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def _captured_stderr():
+    """`_held_stderr` around a model call, where a bad image is an expected InvalidArgumentError."""
+    import tensorflow as tf
+
+    return _held_stderr(expected=(tf.errors.InvalidArgumentError,))
+
+
+def _import_tensorflow():
+    """Imports TensorFlow and TF Text (the detokenizer's ops) without their start-up notes."""
+    with _held_stderr():
+        import tensorflow  # noqa: F401
+        import tensorflow_text  # noqa: F401
