@@ -181,3 +181,62 @@ def caption_crossentropy(logits, target_ids, pad_id=0):
     mask = token_mask(target_ids, pad_id)
     nll = ops.sparse_categorical_crossentropy(target_ids, ops.cast(logits, "float32"), from_logits=True)
     return ops.sum(nll * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
+
+
+def caption_discriminator_loss(
+    real_logits,
+    fake_logits,
+    wrong_logits,
+    fake_weight=1.0,
+    wrong_weight=1.0,
+    label_smoothing=0.0,
+):
+    """Loss of an image-conditioned caption discriminator (Dai et al. 2017), per example.
+
+    `L_D = BCE(D(I, S), 1 - s) + fake_weight * BCE(D(I, G(I)), 0) + wrong_weight * BCE(D(I, S'), 0)`:
+    a real caption `S` of the image is real; a generated caption `G(I)` and a real caption `S'`
+    of another image (one that does not describe `I`) are both fake. The wrong-caption term makes
+    D judge whether the caption matches the image, not only whether it is fluent. Dai et al.'s
+    evaluator objective weights the two negative terms with hyper-parameters (alpha, beta);
+    1 and 1 by default here, a sum as in SeqGAN's discriminator (real vs generated, weight 1).
+
+    Args:
+        real_logits: float tensor `[B, ...]`, D on (image, its real caption).
+        fake_logits: float tensor `[B, ...]`, D on (image, a generated caption of it).
+        wrong_logits: float tensor `[B, ...]`, D on (image, a real caption of another image).
+        fake_weight: float, weight of the generated-caption term (alpha).
+        wrong_weight: float, weight of the wrong-caption term (beta).
+        label_smoothing: float in [0, 1), one-sided smoothing: the real target is `1 - s`.
+
+    Returns:
+        float tensor `[B]`.
+    """
+    _check_label_smoothing(label_smoothing)
+    return (
+        sigmoid_cross_entropy(real_logits, 1.0 - label_smoothing)
+        + fake_weight * sigmoid_cross_entropy(fake_logits, 0.0)
+        + wrong_weight * sigmoid_cross_entropy(wrong_logits, 0.0)
+    )
+
+
+def policy_gradient_loss(log_probs, advantages, mask):
+    """REINFORCE loss of a sequence generator, per example: `-sum_t mask_t * A_t * log pi(w_t)`.
+
+    The gradient of its batch mean is the policy gradient of SeqGAN (Yu et al. 2017, eq. 7):
+    `log pi(w_t)` is the log-probability the generator gave the token it sampled at step t and
+    `A_t` its advantage (Monte Carlo reward `Q_t` minus a baseline). Advantages are constants:
+    no gradient flows into them (`stop_gradient`). A sum over the caption's tokens, not a mean,
+    so every token's gradient is weighted by its own advantage whatever the caption's length.
+
+    Args:
+        log_probs: float tensor `[B, L]`, `log pi(w_t | w_<t, image)` of the sampled tokens.
+        advantages: float tensor `[B, L]`, `A_t` (e.g. `reward_t - baseline_t`).
+        mask: float or bool tensor `[B, L]`, 1 on the generated tokens (up to and including
+            `<end>`), 0 on padding.
+
+    Returns:
+        float32 tensor `[B]`.
+    """
+    log_probs = ops.cast(log_probs, "float32")
+    advantages = ops.stop_gradient(ops.cast(advantages, "float32"))
+    return -ops.sum(log_probs * advantages * ops.cast(mask, "float32"), axis=1)

@@ -5,7 +5,17 @@ import os
 
 from tfgan_text.errors import UserError
 
-MODEL_MODULES = ("dcgan", "dcgan_networks", "text_encoder", "image_encoder", "joint_embedding", "captioner")
+MODEL_MODULES = (
+    "dcgan",
+    "dcgan_networks",
+    "text_encoder",
+    "image_encoder",
+    "joint_embedding",
+    "captioner",
+    "caption_discriminator",
+    "seqgan",
+    "gumbel",
+)
 
 
 def load_model(path):
