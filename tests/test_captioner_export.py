@@ -56,6 +56,7 @@ BAD_FILES = {
     "cut.jpg": "Invalid JPEG data",
     "cut.png": "Invalid PNG data",
     "bomb.png": f"20000 x 20000 pixels, over the limit of {MAX_PIXELS} pixels",
+    "huge_frame.gif": f"30000 x 20000 pixels, over the limit of {MAX_PIXELS} pixels",
 }
 GOOD_FILES = ("square.png", "photo.jpg", "gray.png", "rgba.png", "one.png", "anim.gif", "image.bmp", "big.png")
 
@@ -74,6 +75,17 @@ def _png(width, height, rgb=(200, 30, 30), rows=None):
     data = b"".join(compressor.compress(row) for _ in range(height if rows is None else rows)) + compressor.flush()
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def _gif_of_many_frames(count, side=2000):
+    """A GIF of `count` frames of side x side in two colours: a few kilobytes a frame, though a
+    decoder that reads every frame needs side * side bytes for each."""
+    frames = [Image.new("P", (side, side), index) for index in range(2)]
+    for frame in frames:
+        frame.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    two = _encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=10, optimize=False)
+    second = two.index(b"\x21\xf9\x04", two.index(b"\x21\xf9\x04") + 1)  # the second frame's control block
+    return two[:-1] + two[second:-1] * (count - 1) + b";"
 
 
 def _encoded(image, format, **options):
@@ -103,6 +115,9 @@ def _write_images(directory):
         "cut.jpg": photo[: len(photo) // 2],
         "cut.png": noisy_png[: len(noisy_png) // 2],
         "bomb.png": _png(20_000, 20_000, rows=2),
+        # A 10 x 10 screen whose first frame declares 30,000 x 20,000 pixels.
+        "huge_frame.gif": b"GIF89a" + struct.pack("<HHBBB", 10, 10, 0x80, 0, 0) + bytes(6)
+        + b"\x2c" + struct.pack("<HHHHB", 0, 0, 30_000, 20_000, 0) + b"\x02\x01\x00\x00;",
     }
     paths = {}
     for name, data in files.items():
@@ -268,9 +283,23 @@ class SavedModelTest(CaptionerExportTestCase):
         self.assertEqual(big[0], self.keras_captions(decoding.greedy_search, flat)[0][0])
         self.assertTrue(np.isfinite(big_log_prob).all())
 
+    def test_a_gif_of_many_large_frames_is_decoded_from_its_first_frame_alone(self):
+        from tfgan_text.export.image_to_text import _first_gif_frame
+
+        many = _gif_of_many_frames(500, side=1000)  # 1.3 MB; 500 MB and seconds were every frame read
+        self.assertGreater(len(many), 1_000_000)
+        cut, height, width = _first_gif_frame(tf.constant(many))
+        self.assertLess(len(cut.numpy()), 3_000)
+        self.assertEqual((int(height), int(width)), (1000, 1000))
+        captions, _ = self.signature("greedy", [many, _gif_of_many_frames(2, side=1000)])
+        self.assertEqual(captions[0], captions[1])
+        flat = np.zeros([1, SIZE, SIZE, 3], np.float32) - 1.0  # the first frame is black
+        self.assertEqual(captions[0], self.keras_captions(decoding.greedy_search, flat)[0][0])
+
     def test_bad_bytes_are_one_line_invalid_argument_errors(self):
         for name, fragment in BAD_FILES.items():
-            for signature, inputs in (("serving_default", {}), ("greedy", {}), ("sample", {"seeds": tf.constant([0, 1], tf.int64)})):
+            seeds = {"seeds": tf.constant([0, 1], tf.int64)}
+            for signature, inputs in (("serving_default", {}), ("greedy", {}), ("sample", seeds)):
                 with self.subTest(name=name, signature=signature):
                     with self.assertRaises(tf.errors.InvalidArgumentError) as caught:
                         self.signature(signature, [self.paths["one.png"], self.paths[name]], **inputs)

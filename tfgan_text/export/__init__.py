@@ -79,7 +79,8 @@ def _image_to_text_export(model, run_dir, beam_width):
     from tfgan_text.export import image_to_text
     from tfgan_text.export.onnx import OPSET, write_onnx_dir
 
-    functions = image_to_text.CaptionFunctions(model, run_dir, beam_width=image_to_text.BEAM_WIDTH if beam_width is None else beam_width)
+    width = image_to_text.BEAM_WIDTH if beam_width is None else beam_width
+    functions = image_to_text.CaptionFunctions(model, run_dir, beam_width=width)
     archive = image_to_text.image_to_text_archive(functions)
 
     def write(directory):

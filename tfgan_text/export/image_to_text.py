@@ -14,7 +14,8 @@ first frame) or BMP, of any size; grayscale is repeated to RGB and alpha dropped
 antialiasing to the model's S x S, rounded to whole pixel values as training images were stored,
 and scaled to [-1, 1] by `x / 127.5 - 1`. Bytes that are not such an image (or are cut short), and
 an image of more than `MAX_PIXELS` pixels (read from its header, before anything is decoded), fail
-the request with an `InvalidArgumentError` of one line. Captions are detokenized in the graph
+the request with an `InvalidArgumentError` of one line. A GIF is cut after its first frame before
+it is decoded (TensorFlow's decoder would read every frame into memory). Captions are detokenized in the graph
 with the vocabulary as an asset (TF Text's `ops_lib`, which TF Serving links).
 
 The ONNX graph (`saved_models/NAME/onnx/model.onnx`) is the greedy search on decoded images:
@@ -35,9 +36,9 @@ from tfgan_text.text.tokenizer import Tokenizer
 SIGNATURES = ("serving_default", "greedy", "sample")
 BEAM_WIDTH = 3
 LENGTH_NORMALIZATION = 0.0
-# 10,000 x 10,000 is allowed (about 1.5 s and 300 MB to decode on one CPU core); larger images,
-# such as a PNG of a few hundred kilobytes declaring 50,000 x 50,000 pixels (7.5 GB decoded),
-# are refused from their header.
+# 10,000 x 10,000 is allowed (under a second and about 400 MB to decode on one CPU core); larger
+# images, such as a PNG of 5 MB declaring 20,000 x 20,000 pixels (8 s and 1.2 GB unguarded) or one
+# of 65,535 x 65,535 (13 GB), are refused from their header before anything is decoded.
 MAX_PIXELS = 100_000_000
 IMAGE_FORMATS = "JPEG, PNG, GIF or BMP"
 # Written to assets.extra/ beside the vocabulary: what a client needs to know of the export.
@@ -54,11 +55,6 @@ def image_size(model):
     if not shape or len(shape) != 4 or shape[1] is None or shape[1] != shape[2]:
         raise UserError(f"the captioner was not built on square images (image shape {shape}); train it before exporting")
     return int(shape[1])
-
-
-def _fail(message):
-    """An op that raises InvalidArgumentError `assertion failed: [message]` when run."""
-    return tf.debugging.Assert(False, [message])
 
 
 def _header_size(data):
@@ -91,26 +87,80 @@ def _header_size(data):
         return shape[0], shape[1]
 
     def other():
-        with tf.control_dependencies([tf.debugging.Assert(is_png | is_gif | is_bmp, [f"not a {IMAGE_FORMATS} image"])]):
-            height = tf.where(is_png, big_endian(20, 4), tf.where(is_gif, little_endian(8, 2), tf.abs(signed_32(little_endian(22, 4)))))
-            width = tf.where(is_png, big_endian(16, 4), tf.where(is_gif, little_endian(6, 2), tf.abs(signed_32(little_endian(18, 4)))))
+        known = tf.debugging.Assert(is_png | is_gif | is_bmp, [f"not a {IMAGE_FORMATS} image"])
+        with tf.control_dependencies([known]):
+            bmp_height, bmp_width = tf.abs(signed_32(little_endian(22, 4))), tf.abs(signed_32(little_endian(18, 4)))
+            height = tf.where(is_png, big_endian(20, 4), tf.where(is_gif, little_endian(8, 2), bmp_height))
+            width = tf.where(is_png, big_endian(16, 4), tf.where(is_gif, little_endian(6, 2), bmp_width))
         return height, width
 
     return tf.cond(is_jpeg, jpeg, other)
+
+
+def _first_gif_frame(data):
+    """`(bytes, height, width)`: a GIF cut after its first image (and closed by a trailer), and the
+    size that image's descriptor declares.
+
+    TensorFlow's GIF decoder reads every frame into memory (a byte a pixel) before it returns the
+    first, so a file of two megabytes holding 500 frames of 2000 x 2000 would take 2 GB and half a
+    minute. The blocks up to the end of the first image are walked: extensions and the image's
+    data, sub-block by sub-block. Bytes that end before the first image does, or hold another
+    block first, are left as they are (height and width 0), for the decoder to judge.
+    """
+    raw = tf.io.decode_raw(data, tf.uint8)
+    zero = tf.constant(0, tf.int64)
+    last = tf.maximum(tf.size(raw, out_type=tf.int64) - 1, zero)
+
+    def at(index):
+        return tf.cast(tf.gather(raw, tf.clip_by_value(tf.cast(index, tf.int64), zero, last)), tf.int64)
+
+    def color_table(packed):
+        return tf.where(packed >= 128, 3 * 2 ** (packed % 8 + 1), zero)
+
+    def keep_going(position, mode, end, height, width):
+        return (end < 0) & (position <= last)
+
+    def step(position, mode, end, height, width):
+        # mode 0: at a block; 1: in an extension's sub-blocks; 2: in the first image's sub-blocks.
+        value = at(position)
+        extension = (mode == 0) & (value == 0x21)
+        image = (mode == 0) & (value == 0x2C)
+        other = (mode == 0) & ~extension & ~image
+        terminator = (mode > 0) & (value == 0)
+        after_descriptor = position + 10 + color_table(at(position + 9)) + 1  # + the LZW code size byte
+        position_next = tf.where(extension, position + 2, tf.where(image, after_descriptor, position + value + 1))
+        mode_next = tf.where(extension, zero + 1, tf.where(image, zero + 2, tf.where(terminator, zero, mode)))
+        end = tf.where(terminator & (mode == 2), position + 1, tf.where(other, zero, end))
+        height = tf.where(image, at(position + 7) + 256 * at(position + 8), height)
+        width = tf.where(image, at(position + 5) + 256 * at(position + 6), width)
+        return position_next, mode_next, end, height, width
+
+    start = 13 + color_table(at(10))  # the header, the logical screen and its global colour table
+    _, _, end, height, width = tf.while_loop(keep_going, step, (start, zero, zero - 1, zero, zero))
+    cut = tf.strings.join([tf.strings.substr(data, zero, tf.maximum(end, zero)), b";"])
+    return tf.where(end > 0, cut, data), height, width
 
 
 def decode_image(data, size, max_pixels=MAX_PIXELS):
     """float32 `[size, size, 3]` in [-1, 1] of one encoded image (string scalar), as training saw images.
 
     Fails with an `InvalidArgumentError` of one line for bytes that are not a JPEG, PNG, GIF or BMP
-    image, for a cut-short or corrupt one, and for one of more than `max_pixels` pixels.
+    image, for a cut-short or corrupt one, and for one of more than `max_pixels` pixels (the
+    size in the header, and for a GIF also its first frame's, which is the one decoded).
     """
     height, width = _header_size(data)
-    too_large = tf.strings.format(
-        "the image is {} x {} pixels, over the limit of {} pixels", (width, height, tf.constant(max_pixels, tf.int64))
-    )
-    check = tf.debugging.Assert(height * width <= max_pixels, [too_large])
-    with tf.control_dependencies([check]):
+    zero = tf.constant(0, tf.int64)
+    is_gif = tf.strings.substr(data, 0, 4) == b"GIF8"
+    data, frame_height, frame_width = tf.cond(is_gif, lambda: _first_gif_frame(data), lambda: (data, zero, zero))
+    limit = tf.constant(max_pixels, tf.int64)
+    message = "the image is {} x {} pixels, over the limit of {} pixels"
+    checks = [
+        tf.debugging.Assert(height * width <= limit, [tf.strings.format(message, (width, height, limit))]),
+        tf.debugging.Assert(
+            frame_height * frame_width <= limit, [tf.strings.format(message, (frame_width, frame_height, limit))]
+        ),
+    ]
+    with tf.control_dependencies(checks):
         image = tf.io.decode_image(data, channels=3, expand_animations=False)
     image = tf.ensure_shape(image, [None, None, 3])
     image = tf.image.resize(image, [size, size], antialias=True)
