@@ -2,12 +2,17 @@
 
 import contextlib
 import io
+import json
 import os
+import tempfile
+
+import numpy as np
 
 from tests.test_case import TestCase
 from tests.test_train_dcgan import checkpoint_steps, tree_digest
 from tfgan_text.cli import main
 from tfgan_text.errors import UserError
+from tfgan_text.models import load_model
 from tfgan_text.training.train_captioner import train_captioner
 
 TINY = dict(
@@ -66,3 +71,43 @@ class TrainCaptionerTest(TestCase):
         self.assertEqual(len(message.splitlines()), 1)
         self.assertIn("tfgan-text train captioner --mode mle", message)
         self.assertFalse(os.path.exists(out))
+
+
+class AdversarialRunTest(TestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.root = tempfile.mkdtemp()
+        cls.mle = os.path.join(cls.root, "mle")
+        train_captioner(cls.mle, verbose=0, **TINY)
+
+    def test_seqgan_run_from_an_mle_run_and_its_resume(self):
+        run = os.path.join(self.temp_dir(), "seqgan")
+        captioner = train_captioner(run, verbose=0, mode="seqgan", init_from=self.mle, steps_per_epoch=2,
+                                    batch_size=4, epochs=1, rollouts=2, checkpoint_every=1)
+        for name in ("model.keras", "discriminator.keras", "vocab.txt", "tokenizer.json"):
+            self.assertTrue(os.path.exists(os.path.join(run, name)), name)
+        self.assertEqual(captioner.hidden_dim, 16)
+        self.assertEqual(checkpoint_steps(run), [1, 2])
+        with open(os.path.join(run, "run.json"), encoding="utf-8") as file:
+            settings = json.load(file)
+        self.assertEqual((settings["image_size"], settings["encoder_filters"]), (32, [8, 16]))
+        mle = load_model(os.path.join(self.mle, "model.keras"))
+        moved = max(np.abs(a - b).max() for a, b in zip(mle.get_weights(), captioner.get_weights()))
+        self.assertGreater(moved, 0.0)
+
+        train_captioner(run, resume=True, epochs=2, verbose=0)
+        self.assertEqual(checkpoint_steps(run), [2, 3, 4])
+        with self.assertRaisesRegex(UserError, "another architecture"):
+            train_captioner(run, resume=True, mode="gumbel", verbose=0)
+
+    def test_gumbel_run_from_an_mle_run(self):
+        run = os.path.join(self.temp_dir(), "gumbel")
+        train_captioner(run, verbose=0, mode="gumbel", init_from=self.mle, steps_per_epoch=2, batch_size=4,
+                        epochs=1, d_pretrain_epochs=0)
+        self.assertTrue(os.path.exists(os.path.join(run, "samples", "captions_epoch_001.txt")))
+        with self.assertRaisesRegex(UserError, "comes from the MLE run"):
+            train_captioner(os.path.join(self.temp_dir(), "other"), verbose=0, mode="gumbel", init_from=self.mle,
+                            hidden_dim=64)
+        with self.assertRaisesRegex(UserError, "is a 'gumbel' run, not an MLE captioner run"):
+            train_captioner(os.path.join(self.temp_dir(), "other"), verbose=0, mode="seqgan", init_from=run)

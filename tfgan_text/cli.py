@@ -107,7 +107,9 @@ def _train_text_encoder(args):
 
 CAPTIONER_FLAGS = {
     "data", "format", "epochs", "steps_per_epoch", "batch_size", "image_size", "seed", "mode", "init_from",
-    "embedding_dim", "hidden_dim", "max_length", "dropout", "learning_rate", "checkpoint_every",
+    "embedding_dim", "hidden_dim", "max_length", "dropout", "learning_rate", "checkpoint_every", "d_learning_rate",
+    "d_pretrain_epochs", "d_steps", "mle_weight", "rollouts", "baseline", "rollout_update_rate",
+    "temperature_initial", "temperature_min", "temperature_decay",
 }
 
 
@@ -119,8 +121,20 @@ def _add_captioner_arguments(parser):
     parser.add_argument("--hidden-dim", type=_positive_int, default=None, help="LSTM width")
     parser.add_argument("--max-length", type=_positive_int, default=None, help="ids per caption")
     parser.add_argument("--dropout", type=float, default=None, help="dropout before the token scores")
-    parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument("--learning-rate", type=float, default=None, help="G's rate: 1e-3 for mle, 1e-4 adversarial")
     parser.add_argument("--checkpoint-every", type=_positive_int, default=None, help="steps between checkpoints")
+    adversarial = parser.add_argument_group("adversarial modes (seqgan, gumbel)")
+    adversarial.add_argument("--d-learning-rate", type=float, default=None, help="discriminator rate (1e-4)")
+    adversarial.add_argument("--d-pretrain-epochs", type=int, default=None, help="epochs of D alone first (1)")
+    adversarial.add_argument("--d-steps", type=_positive_int, default=None, help="D updates per G update (1)")
+    adversarial.add_argument("--mle-weight", type=float, default=None, help="weight of the MLE term in G's loss (1.0)")
+    adversarial.add_argument("--rollouts", type=_positive_int, default=None, help="seqgan: rollouts per prefix (16)")
+    adversarial.add_argument("--baseline", default=None, choices=("mean", "greedy", "none"), help="seqgan: reward baseline")
+    adversarial.add_argument("--rollout-update-rate", type=float, default=None,
+                             help="seqgan: rollouts by a lagged copy of G updated at this rate (SeqGAN: 0.8)")
+    adversarial.add_argument("--temperature-initial", type=float, default=None, help="gumbel: tau at the start (1.0)")
+    adversarial.add_argument("--temperature-min", type=float, default=None, help="gumbel: floor of tau (0.1)")
+    adversarial.add_argument("--temperature-decay", type=float, default=None, help="gumbel: exponential decay per step")
 
 
 def _train_captioner(args):

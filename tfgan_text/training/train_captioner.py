@@ -21,8 +21,11 @@ from tfgan_text import data
 from tfgan_text.data.pipeline import steps_per_epoch, training_pipeline
 from tfgan_text.errors import UserError
 from tfgan_text.models import load_model
+from tfgan_text.models.caption_discriminator import CaptionDiscriminator
 from tfgan_text.models.captioner import Captioner
+from tfgan_text.models.gumbel import GumbelCaptionGAN
 from tfgan_text.models.image_encoder import ImageEncoder
+from tfgan_text.models.seqgan import SeqGAN
 from tfgan_text.text.tokenizer import Tokenizer
 from tfgan_text.text.vocabulary import SETTINGS_FILE, VOCAB_FILE, Vocabulary
 from tfgan_text.training.caption_samples import CaptionSamples
@@ -65,8 +68,19 @@ class CaptionerSettings(RunSettings):
     epochs: int = 10
     steps_per_epoch: int | None = None
     batch_size: int = 64
-    learning_rate: float = 1e-3
+    learning_rate: float | None = None
     checkpoint_every: int = 200
+    # adversarial (seqgan, gumbel)
+    d_learning_rate: float = 1e-4
+    d_pretrain_epochs: int = 1
+    d_steps: int = 1
+    mle_weight: float = 1.0
+    rollouts: int = 16
+    baseline: str = "mean"
+    rollout_update_rate: float | None = None
+    temperature_initial: float = 1.0
+    temperature_min: float = 0.1
+    temperature_decay: float = 1e-4
 
     ARCHITECTURE = ("mode", "image_size", "embedding_dim", "hidden_dim", "encoder_filters", "max_length", "min_count")
     # Taken from the MLE run an adversarial run starts from.
@@ -87,9 +101,21 @@ class CaptionerSettings(RunSettings):
             raise UserError(f"encoder-filters must be at least 2 positive integers, got {list(self.encoder_filters)}")
         if not 0.0 <= self.dropout < 1.0:
             raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.learning_rate <= 0:
-            raise UserError(f"learning-rate must be positive, got {self.learning_rate}")
+        for name in ("learning_rate", "d_learning_rate"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise UserError(f"{flag(name)} must be positive, got {value}")
+        if self.d_pretrain_epochs < 0:
+            raise UserError(f"d-pretrain-epochs must be >= 0, got {self.d_pretrain_epochs}")
+        self.check_positive(("d_steps", "rollouts"))
         return self
+
+    @property
+    def generator_learning_rate(self):
+        """`learning_rate`, by default 1e-3 for MLE and 1e-4 to fine-tune adversarially."""
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return 1e-3 if self.mode == "mle" else 1e-4
 
 
 class _Run:
@@ -157,14 +183,22 @@ def train_captioner(out, resume=False, strategy="auto", callbacks=(), verbose="a
     run = _Run(out, resume, settings)
     config = run.config
     with select_strategy(strategy).scope():
-        model = _build_mle_model(config, len(run.vocabulary))
+        if config.mode == "mle":
+            model = _build_mle_model(config, len(run.vocabulary))
+            captioner = lambda: model  # noqa: E731
+        else:
+            model = _build_adversarial_model(run, verbose)
+            captioner = lambda: model.captioner  # noqa: E731
         checkpoint = TrainingCheckpoint(run.dir.checkpoints, every_n_steps=config.checkpoint_every)
         step = checkpoint.restore(model)
     stop = StopOnNonFiniteLoss()
-    all_callbacks = [stop, checkpoint, run.sample_callback(), keras.callbacks.TensorBoard(run.dir.logs), *callbacks]
+    all_callbacks = [stop, checkpoint, run.sample_callback(captioner), keras.callbacks.TensorBoard(run.dir.logs),
+                     *callbacks]
     fit_from_step(model, run.pipeline, step, run.steps, config.epochs, checkpoint, stop, all_callbacks, verbose)
-    model.save(run.dir.file(MODEL_FILE))
-    return model
+    if config.mode != "mle":
+        model.discriminator.save(run.dir.file(DISCRIMINATOR_FILE))
+    captioner().save(run.dir.file(MODEL_FILE))
+    return captioner()
 
 
 def _inherited_settings(settings):
@@ -208,5 +242,47 @@ def _new_captioner(config, vocabulary_size):
 
 def _build_mle_model(config, vocabulary_size):
     captioner = _new_captioner(config, vocabulary_size)
-    captioner.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    captioner.compile(optimizer=keras.optimizers.Adam(config.generator_learning_rate))
     return captioner
+
+
+def _adversarial_model(config, captioner, discriminator, discriminator_only=False):
+    options = dict(mle_weight=config.mle_weight, d_steps=config.d_steps, discriminator_only=discriminator_only,
+                   seed=config.seed)
+    if config.mode == "gumbel":
+        return GumbelCaptionGAN(
+            captioner, discriminator, temperature_initial=config.temperature_initial,
+            temperature_min=config.temperature_min, temperature_decay=config.temperature_decay, **options,
+        )
+    return SeqGAN(captioner, discriminator, num_rollouts=config.rollouts, baseline=config.baseline,
+                  rollout_update_rate=config.rollout_update_rate, **options)
+
+
+def _build_adversarial_model(run, verbose):
+    """G from the MLE run, D pretrained (once per run, saved as `discriminator.keras`), compiled."""
+    config = run.config
+    captioner = load_model(os.path.join(config.init_from, MODEL_FILE))
+    if os.path.exists(run.dir.file(DISCRIMINATOR_FILE)):
+        discriminator = load_model(run.dir.file(DISCRIMINATOR_FILE))
+    else:
+        discriminator = _pretrained_discriminator(run, captioner, verbose)
+    model = _adversarial_model(config, captioner, discriminator)
+    model.compile(g_optimizer=keras.optimizers.Adam(config.generator_learning_rate),
+                  d_optimizer=keras.optimizers.Adam(config.d_learning_rate))
+    return model
+
+
+def _pretrained_discriminator(run, captioner, verbose):
+    """D trained alone against the MLE generator's samples for `d_pretrain_epochs` (SeqGAN's D
+    pretraining), then saved in the run."""
+    config = run.config
+    discriminator = CaptionDiscriminator(len(run.vocabulary), embedding_dim=config.embedding_dim,
+                                         hidden_dim=config.hidden_dim)
+    discriminator.build({"image": (None, config.image_size, config.image_size, 3)})
+    if config.d_pretrain_epochs:
+        pretraining = _adversarial_model(config, captioner, discriminator, discriminator_only=True)
+        pretraining.compile(d_optimizer=keras.optimizers.Adam(config.d_learning_rate))
+        pretraining.fit(run.pipeline(0, 0), epochs=config.d_pretrain_epochs, steps_per_epoch=run.steps,
+                        verbose=verbose)
+    discriminator.save(run.dir.file(DISCRIMINATOR_FILE))
+    return discriminator
