@@ -79,6 +79,13 @@ class CaptionDiscriminatorTest(TestCase):
         self.assertNotAllClose(discriminator({"image": images(3), "tokens": changed})[0], logits[0])
         self.assertNotAllClose(discriminator({"image": images(3, seed=1), "tokens": self.tokens}), logits)
 
+    def test_sentence_steps_equal_the_masked_lstm(self):
+        discriminator = tiny_discriminator(sharpness=5.0)
+        state = discriminator.initial_sentence_state(3)
+        for column in self.tokens.T:
+            state = discriminator.sentence_step(column, state)
+        self.assertAllClose(state[0], discriminator.encode_captions(tokens=self.tokens), atol=1e-6)
+
     def test_soft_tokens_carry_gradients(self):
         discriminator = tiny_discriminator()
         soft = tf.Variable(np.eye(VOCAB, dtype="float32")[self.tokens])

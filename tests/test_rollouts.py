@@ -96,15 +96,23 @@ class RolloutRewardsTest(TestCase):
             ragged.update(rollouts.generated_mask(tokens).numpy().sum(axis=1).tolist())
             batched = rollouts.rollout_rewards(captioner, discriminator, batch_images, tokens, noise, states=states)
             recomputed = rollouts.rollout_rewards(captioner, discriminator, batch_images, tokens, noise)
+            whole = rollouts.rollout_rewards(
+                captioner, discriminator, batch_images, tokens, noise, states=states, read_prefixes_once=False
+            )
             self.assertEqual(batched.shape, (BATCH, LENGTH))
             self.assertAllClose(batched, expected, atol=1e-5, msg=f"seed {seed}")
             self.assertAllClose(recomputed, expected, atol=1e-5, msg=f"seed {seed}, recomputed states")
+            self.assertAllClose(whole, expected, atol=1e-5, msg=f"seed {seed}, completions read whole")
             self.assertGreater(np.ptp(expected), 0.1)  # rewards that can tell rollouts apart
             if seed == 0:
                 compiled = tf.function(rollouts.rollout_rewards)(
                     captioner, discriminator, batch_images, tokens, noise, states=states
                 )
                 self.assertAllClose(compiled, expected, atol=1e-5, msg="in a tf.function")
+                shared = rollouts.naive_rollout_rewards(
+                    captioner, discriminator, batch_images, tokens, noise, share_image_features=True
+                )
+                self.assertAllClose(shared, expected, atol=1e-6, msg="reference with shared image features")
         self.assertGreater(len(ragged), 2, "captions of several lengths, some ended before the last step")
         self.assertIn(LENGTH, ragged)
 
@@ -133,9 +141,12 @@ class RolloutRewardsTest(TestCase):
         """Rows read back in the wrong order (TextGAN-PyTorch #62) no longer match the reference."""
         captioner, discriminator, batch_images, tokens, states, noise, expected = _case(0)
         for scramble in (_scrambled_from_rows, _rollout_major_from_rows):
-            with mock.patch.object(rollouts, "_from_rows", scramble):
-                scrambled = rollouts.rollout_rewards(
-                    captioner, discriminator, batch_images, tokens, noise, states=states
-                )
-            self.assertEqual(scrambled.shape, expected.shape)
-            self.assertGreater(np.abs(scrambled.numpy() - expected).max(), 1e-3, scramble.__name__)
+            for read_prefixes_once in (True, False):
+                with mock.patch.object(rollouts, "_from_rows", scramble):
+                    scrambled = rollouts.rollout_rewards(
+                        captioner, discriminator, batch_images, tokens, noise, states=states,
+                        read_prefixes_once=read_prefixes_once,
+                    )
+                self.assertEqual(scrambled.shape, expected.shape)
+                difference = np.abs(scrambled.numpy() - expected).max()
+                self.assertGreater(difference, 1e-3, (scramble.__name__, read_prefixes_once))

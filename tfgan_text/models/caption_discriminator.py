@@ -121,6 +121,23 @@ class CaptionDiscriminator(keras.Model):
         """float `[B, hidden_dim]`: the sentence embedding of `tokens` `[B, L]` or `soft_tokens` `[B, L, V]`."""
         return self.encode_embedded(*self.embed_captions(tokens, soft_tokens), training=training)
 
+    def initial_sentence_state(self, batch_size):
+        """`[h, c]`, zeros `[batch_size, hidden_dim]`: the sentence LSTM before the first word."""
+        zeros = ops.zeros((batch_size, self.hidden_dim), self.compute_dtype)
+        return [zeros, zeros]
+
+    def sentence_step(self, tokens, state, training=False):
+        """The sentence LSTM's state `[h, c]` after reading `tokens [N]` from `state`.
+
+        Rows whose token is padding keep their state, as the masked LSTM of `encode_captions`
+        does, so for captions padded after `<end>` stepping through the words and taking `h`
+        gives `encode_captions`. What Monte Carlo rollouts use to read shared prefixes once.
+        """
+        tokens = ops.convert_to_tensor(tokens)
+        _, new_state = self.sentence_encoder.cell(self.embedding(tokens), state, training=training)
+        keep = ops.equal(tokens, PAD_ID)[:, None]
+        return [ops.where(keep, old, new) for old, new in zip(state, new_state)]
+
     def match(self, image_features, sentences):
         """Logits `[N]`: `sentences . image_features + bias`, both `[N, hidden_dim]`."""
         return ops.sum(sentences * image_features, axis=-1) + self.logit_bias

@@ -10,9 +10,13 @@ calls and O(R L^2) decoder steps (`naive_rollout_rewards` here, kept as the refe
 `rollout_rewards` gets the same numbers in one batched loop: the decoder state at every prefix
 is kept (`sample_captions` records it, or `decoder_states` recomputes it in one teacher-forced
 pass), all rollouts of all prefixes continue together as one batch of `(L - 1) * R * B` rows,
-and one discriminator call scores every completion (and the caption itself). Continuation step
+and the discriminator scores every completion in one batched computation. Continuation step
 k only runs the prefixes that still have tokens to fill (prefix t needs `L - t` steps), so the
-loop does `R B L (L - 1) / 2` row-steps instead of the reference's `R B L (L - 1)`.
+loop does `R B L (L - 1) / 2` row-steps instead of the reference's `R B L (L - 1)`. The
+discriminator's sentence LSTM is treated the same way (`read_prefixes_once`): it reads each
+caption's prefixes once and steps through the continuations inside the rollout loop, then one
+batched `match` scores every completion against its image; or, with
+`read_prefixes_once=False`, one `score` call reads every completion whole.
 
 Randomness is an explicit argument: uniform noise `[R, P, P, B]` (`P = L - 1`) with named
 axes `(rollout, prefix, step, row)`: `noise[r, t - 1, k, b]` draws the k-th continuation token
@@ -184,7 +188,24 @@ def rollout_noise(num_rollouts, length, batch, seed=None):
     return keras.random.uniform((num_rollouts, length - 1, length - 1, batch), seed=seed)
 
 
-def rollout_rewards(policy, discriminator, images, tokens, noise, states=None, image_features=None):
+def sentence_states(discriminator, tokens, training=False):
+    """`[h, c]`, each `[B, L, H_D]`: D's sentence LSTM state after each prefix `w_1..w_{i+1}` of `tokens [B, L]`."""
+    tokens = ops.cast(tokens, "int32")
+    inputs = ops.moveaxis(tokens, 1, 0)  # [L, B]
+    h, c = discriminator.initial_sentence_state(ops.shape(tokens)[0])
+
+    def body(i, h, c, hs, cs):
+        h, c = discriminator.sentence_step(inputs[i], [h, c], training=training)
+        return h, c, hs.write(i, h), cs.write(i, c)
+
+    arrays = (tf.TensorArray(h.dtype, size=tokens.shape[1]), tf.TensorArray(h.dtype, size=tokens.shape[1]))
+    *_, hs, cs = _loop(tokens.shape[1], body, (h, c) + arrays)
+    return [_batch_major(hs.stack()), _batch_major(cs.stack())]
+
+
+def rollout_rewards(
+    policy, discriminator, images, tokens, noise, states=None, image_features=None, read_prefixes_once=True
+):
     """Monte Carlo rewards `Q_t` of sampled captions, all rollouts in one batched loop.
 
     Args:
@@ -197,6 +218,12 @@ def rollout_rewards(policy, discriminator, images, tokens, noise, states=None, i
             (`sample_captions` gives them when `policy` sampled `tokens`), or None to compute
             them with `decoder_states`.
         image_features: float `[B, hidden]`, `discriminator.encode_images(images)`, or None.
+        read_prefixes_once: bool. True (default): D's sentence LSTM reads each caption's
+            prefixes once (`sentence_states`) and steps through the continuations inside the
+            rollout loop (`discriminator.sentence_step`), so it does the rollouts' row-steps
+            and no more; then one batched `discriminator.match` scores every completion.
+            False: one `discriminator.score` call reads every completion whole (any
+            discriminator with `score(image_features, tokens=...)` works); about twice D's work.
 
     Returns:
         float32 `[B, L]`: `Q_t` for t = 1..L-1 the mean over the R rollouts of D's probability
@@ -213,50 +240,85 @@ def rollout_rewards(policy, discriminator, images, tokens, noise, states=None, i
         image_features = discriminator.encode_images(images, training=False)
 
     def per_prefix(values):
-        """`[B, L, ...]` at input t (prefix t's last token, or its state) -> `[P, R, B, ...]`."""
-        values = ops.moveaxis(values[:, 1:], 1, 0)  # [P, B, ...]: prefix-major
+        """`[B, P, ...]` (a value of each prefix t = 1..P) -> `[P, R, B, ...]`, the same for every rollout."""
+        values = ops.moveaxis(values, 1, 0)  # [P, B, ...]: prefix-major
         return ops.broadcast_to(values[:, None], (prefixes, rollouts, batch) + tuple(values.shape[2:]))
 
-    h, c = per_prefix(states[0]), per_prefix(states[1])  # [P, R, B, H]
-    previous = per_prefix(ops.pad(tokens[:, :-1], ((0, 0), (1, 0))))  # w_t of prefix t: [P, R, B]
+    # The policy continues prefix t by reading w_t in the state it was read in (input t).
+    h, c = per_prefix(states[0][:, 1:]), per_prefix(states[1][:, 1:])  # [P, R, B, H]
+    previous = per_prefix(tokens[:, :-1])  # w_t of prefix t: [P, R, B]
+    if read_prefixes_once:  # D's sentence state after w_1..w_t, and after the whole caption
+        d_h, d_c = sentence_states(discriminator, tokens)
+        own_sentence = d_h[:, -1]
+        d_h, d_c = per_prefix(d_h[:, :-1]), per_prefix(d_c[:, :-1])  # [P, R, B, H_D]
+    else:
+        d_h = d_c = ops.zeros((prefixes, rollouts, batch, 1))  # unused
 
-    def body(step, previous, h, c, generated):
+    def body(step, previous, h, c, d_h, d_c, generated, sentences):
         """Continuation step k: the prefixes t <= L - 1 - k still have a token to fill."""
         running = prefixes - step
-        h, c, previous = h[:running], c[:running], previous[:running]
+        h, c, previous, d_h, d_c = (x[:running] for x in (h, c, previous, d_h, d_c))
         logits, (h, c) = policy.step(_to_rows(previous), [_to_rows(h), _to_rows(c)], training=False)
         uniform = ops.moveaxis(noise[:, :running, step, :], 1, 0)  # [running, R, B]
-        token = _from_rows(inverse_cdf_sample(logits, _to_rows(uniform)), running, rollouts, batch)
-        token = ops.where(_finished(previous), PAD_ID, token)
+        token = inverse_cdf_sample(logits, _to_rows(uniform))
+        token = ops.where(_finished(_to_rows(previous)), PAD_ID, token)
+        if read_prefixes_once:
+            d_h, d_c = discriminator.sentence_step(token, [_to_rows(d_h), _to_rows(d_c)], training=False)
+            d_h, d_c = _from_rows(d_h, running, rollouts, batch), _from_rows(d_c, running, rollouts, batch)
+            # prefix t = L - 1 - k has now filled its last position: its completion is read
+            sentences = sentences.write(step, d_h[running - 1])
+        token = _from_rows(token, running, rollouts, batch)
         h, c = _from_rows(h, running, rollouts, batch), _from_rows(c, running, rollouts, batch)
         generated = generated.write(step, tf.pad(token, [[0, step], [0, 0], [0, 0]]))  # ended prefixes: 0
-        return token, h, c, generated
+        return token, h, c, d_h, d_c, generated, sentences
 
     running_shape = tf.TensorShape([None, rollouts, None])
-    state_shape = running_shape.concatenate(h.shape[-1:])
-    *_, generated = _loop(
+    *_, generated, sentences = _loop(
         prefixes,
         body,
-        (previous, h, c, tf.TensorArray(tf.int32, size=prefixes, element_shape=[prefixes, rollouts, None])),
-        (running_shape, state_shape, state_shape, tf.TensorShape(None)),
+        (
+            previous,
+            h,
+            c,
+            d_h,
+            d_c,
+            tf.TensorArray(tf.int32, size=prefixes, element_shape=[prefixes, rollouts, None]),
+            tf.TensorArray(d_h.dtype, size=prefixes, element_shape=[rollouts, None, d_h.shape[-1]]),
+        ),
+        (
+            running_shape,
+            running_shape.concatenate(h.shape[-1:]),
+            running_shape.concatenate(h.shape[-1:]),
+            running_shape.concatenate(d_h.shape[-1:]),
+            running_shape.concatenate(d_h.shape[-1:]),
+            tf.TensorShape(None),
+            tf.TensorShape(None),
+        ),
     )
-    generated = ops.moveaxis(generated.stack(), 0, -1)  # [P, R, B, K = P]: step k of each prefix
-    # completion of prefix t at caption position i (0-based): w_{i+1} for i < t, else the
-    # continuation token k = i - t.
-    position = ops.arange(length)[None, :]
-    prefix_length = ops.arange(1, prefixes + 1)[:, None]
-    step_index = ops.clip(position - prefix_length, 0, prefixes - 1)  # [P, L]
-    continued = tf.gather(generated, step_index, axis=3, batch_dims=1)  # [P, R, B, L]
-    in_prefix = (position < prefix_length)[:, None, None, :]
-    completions = ops.where(in_prefix, tokens[None, None], continued)  # [P, R, B, L]
-
-    # One discriminator call: every completion, then the sampled captions themselves.
     features = ops.broadcast_to(image_features[None, None], (prefixes, rollouts, batch, image_features.shape[-1]))
-    logits = discriminator.score(
-        ops.concatenate([_to_rows(features), image_features], axis=0),
-        tokens=ops.concatenate([_to_rows(completions), tokens], axis=0),
-        training=False,
-    )
+    if read_prefixes_once:
+        # sentences[k] is prefix t = L - 1 - k: reversed, prefix-major
+        completions = ops.flip(sentences.stack(), axis=0)  # [P, R, B, H_D]
+        logits = discriminator.match(
+            ops.concatenate([_to_rows(features), image_features], axis=0),
+            ops.concatenate([_to_rows(completions), own_sentence], axis=0),
+        )
+    else:
+        generated = ops.moveaxis(generated.stack(), 0, -1)  # [P, R, B, K = P]: step k of each prefix
+        # completion of prefix t at caption position i (0-based): w_{i+1} for i < t, else the
+        # continuation token k = i - t.
+        position = ops.arange(length)[None, :]
+        prefix_length = ops.arange(1, prefixes + 1)[:, None]
+        step_index = ops.clip(position - prefix_length, 0, prefixes - 1)  # [P, L]
+        continued = tf.gather(generated, step_index, axis=3, batch_dims=1)  # [P, R, B, L]
+        in_prefix = (position < prefix_length)[:, None, None, :]
+        completions = ops.where(in_prefix, tokens[None, None], continued)  # [P, R, B, L]
+        # One discriminator call: every completion, then the sampled captions themselves.
+        logits = discriminator.score(
+            ops.concatenate([_to_rows(features), image_features], axis=0),
+            tokens=ops.concatenate([_to_rows(completions), tokens], axis=0),
+            training=False,
+        )
     probabilities = ops.sigmoid(ops.cast(logits, "float32"))
     split = prefixes * rollouts * batch
     per_rollout = _from_rows(probabilities[:split], prefixes, rollouts, batch)  # [P, R, B]
@@ -264,16 +326,20 @@ def rollout_rewards(policy, discriminator, images, tokens, noise, states=None, i
     return ops.concatenate([rewards, probabilities[split:, None]], axis=1)
 
 
-def naive_single_rollout(policy, discriminator, images, tokens, noise, prefix_length):
+def naive_single_rollout(
+    policy, discriminator, images, tokens, noise, prefix_length, features=None, image_features=None
+):
     """float32 `[B]`: D's probability of one rollout of every caption from prefix `w_1..w_t`.
 
-    SeqGAN's reference way: the policy re-reads the prefix from `<start>` (its own image
-    features recomputed), samples the rest with `noise [L - 1, B]` (`noise[k]` the k-th
-    continuation token, as `rollout_rewards` reads it), and D scores the completion in a call
-    of its own. `prefix_length` is a Python int t in 1..L-1.
+    SeqGAN's reference way: the policy re-reads the prefix from `<start>`, samples the rest
+    with `noise [L - 1, B]` (`noise[k]` the k-th continuation token, as `rollout_rewards` reads
+    it), and D scores the completion in a call of its own. `prefix_length` is a Python int t in
+    1..L-1. The image encoders run in every call unless their outputs are given: `features`
+    (`policy.encode_images(images)`) and `image_features` (`discriminator.encode_images(images)`).
     """
     tokens = ops.cast(tokens, "int32")
-    features = policy.encode_images(images, training=False)
+    if features is None:
+        features = policy.encode_images(images, training=False)
     state = policy.initial_state(features)
     previous = ops.full((ops.shape(tokens)[0],), START_ID, "int32")
     completion = []
@@ -286,24 +352,36 @@ def naive_single_rollout(policy, discriminator, images, tokens, noise, prefix_le
             token = ops.where(_finished(previous), PAD_ID, token)
         completion.append(token)
         previous = token
-    logits = discriminator({"image": images, "tokens": ops.stack(completion, axis=1)}, training=False)
+    completion = ops.stack(completion, axis=1)
+    if image_features is None:
+        logits = discriminator({"image": images, "tokens": completion}, training=False)
+    else:
+        logits = discriminator.score(image_features, tokens=completion, training=False)
     return ops.sigmoid(ops.cast(logits, "float32"))
 
 
-def naive_rollout_rewards(policy, discriminator, images, tokens, noise, single=None):
+def naive_rollout_rewards(policy, discriminator, images, tokens, noise, single=None, share_image_features=False):
     """The rewards of `rollout_rewards`, computed as SeqGAN's reference code does (slow).
 
     R x (L - 1) separate calls of `single` (default `naive_single_rollout`; pass a
     `tf.function` of it to compile each call), each re-running its prefix from scratch and
     calling D, plus one D call on the captions themselves. Same arguments and result as
     `rollout_rewards` (without `states`): the reference it is tested and benchmarked against.
+    `share_image_features=True` runs the two image encoders once instead of in every call (a
+    kinder reference for a benchmark).
     """
     single = single or naive_single_rollout
     tokens = ops.cast(tokens, "int32")
     rollouts, prefixes = noise.shape[0], noise.shape[1]
+    shared = {}
+    if share_image_features:
+        shared = {
+            "features": policy.encode_images(images, training=False),
+            "image_features": discriminator.encode_images(images, training=False),
+        }
     rewards = []
     for t in range(1, prefixes + 1):
-        scores = [single(policy, discriminator, images, tokens, noise[r, t - 1], t) for r in range(rollouts)]
+        scores = [single(policy, discriminator, images, tokens, noise[r, t - 1], t, **shared) for r in range(rollouts)]
         rewards.append(ops.mean(ops.stack(scores, axis=0), axis=0))
     final = ops.sigmoid(ops.cast(discriminator({"image": images, "tokens": tokens}, training=False), "float32"))
     return ops.stack(rewards + [final], axis=1)
