@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from tests.test_case import TestCase, two_cpu_strategy
 from tfgan_text import losses
+from tfgan_text.errors import UserError
 from tfgan_text.models.captioner import Captioner
 from tfgan_text.models.image_encoder import ImageEncoder
 
@@ -113,3 +114,25 @@ class CaptionerTest(TestCase):
             self.assertAllClose(got[name], values, atol=1e-5, msg=name)
         for a, b in zip(one_device.get_weights(), mirrored.get_weights()):
             self.assertAllClose(a, b, atol=1e-5)
+
+
+class ImageEncoderPoolingTest(TestCase):
+    def test_flatten_pooling_keeps_where_things_are(self):
+        image = np.zeros((1, 16, 16, 3), np.float32)
+        image[0, :8, :8] = 1.0
+        moved = np.roll(image, 8, axis=2)
+        encoders = {}
+        for pooling in ("average", "flatten"):
+            keras.utils.set_random_seed(0)
+            encoders[pooling] = ImageEncoder(embedding_dim=8, filters=(4, 8), regions=False, pooling=pooling)
+        # Global average pooling of a map that is the same up to a shift (away from the borders)
+        # is the same; the flattened map is not.
+        average = [encoders["average"](x)["global"] for x in (image, moved)]
+        flatten = [encoders["flatten"](x)["global"] for x in (image, moved)]
+        self.assertGreater(np.abs(flatten[0] - flatten[1]).max(), 10 * np.abs(average[0] - average[1]).max())
+        restored = self.assert_serialization_round_trip(encoders["flatten"])
+        self.assertEqual(restored.pooling, "flatten")
+
+    def test_unknown_pooling_is_a_user_error(self):
+        with self.assertRaisesRegex(UserError, "pooling must be one of average, flatten; got 'max'"):
+            ImageEncoder(pooling="max")

@@ -5,6 +5,8 @@ from keras import ops
 
 from tfgan_text.errors import UserError
 
+POOLINGS = ("average", "flatten")
+
 
 @keras.saving.register_keras_serializable(package="tfgan_text")
 class ImageEncoder(keras.Model):
@@ -22,6 +24,9 @@ class ImageEncoder(keras.Model):
         filters: tuple of at least 2 ints, widths of the stride-2 blocks.
         regions: bool, also give region features; False gives only `{"global": ...}` (what a
             caption generator needs) and leaves out the region projection.
+        pooling: str, how the last map becomes the global feature: `"average"` (global average
+            pooling, as AttnGAN) or `"flatten"` (every cell to the linear layer: keeps where
+            things are, which captions that name places need).
         **kwargs: passed to `keras.Model`.
 
     Example:
@@ -29,17 +34,23 @@ class ImageEncoder(keras.Model):
         >>> out = encoder(np.zeros([2, 32, 32, 3], "float32"))  # regions [2, 16, 16, 64], global [2, 64]
     """
 
-    def __init__(self, embedding_dim=256, filters=(32, 64, 128, 256), regions=True, **kwargs):
+    def __init__(self, embedding_dim=256, filters=(32, 64, 128, 256), regions=True, pooling="average", **kwargs):
         super().__init__(**kwargs)
         if len(filters) < 2:
             raise UserError(f"filters must have at least 2 widths; got {filters!r}")
+        if pooling not in POOLINGS:
+            raise UserError(f"pooling must be one of {', '.join(POOLINGS)}; got {pooling!r}")
         self.embedding_dim = embedding_dim
         self.filters = tuple(filters)
         self.regions = regions
+        self.pooling = pooling
         self.blocks = [self._block(i, width) for i, width in enumerate(self.filters)]
         if regions:
             self.region_projection = keras.layers.Conv2D(embedding_dim, 1, name="region_projection")
-        self.pool = keras.layers.GlobalAveragePooling2D(name="pool")
+        if pooling == "average":
+            self.pool = keras.layers.GlobalAveragePooling2D(name="pool")
+        else:
+            self.pool = keras.layers.Flatten(name="pool")
         self.global_projection = keras.layers.Dense(embedding_dim, name="global_projection")
 
     @staticmethod
@@ -57,7 +68,7 @@ class ImageEncoder(keras.Model):
             shape = block.compute_output_shape(shape)
             if self.regions and block is self.blocks[-2]:
                 self.region_projection.build(shape)
-        self.global_projection.build((shape[0], shape[-1]))
+        self.global_projection.build(self.pool.compute_output_shape(shape))
         self.built = True
 
     def call(self, images, training=False):
@@ -70,5 +81,6 @@ class ImageEncoder(keras.Model):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"embedding_dim": self.embedding_dim, "filters": self.filters, "regions": self.regions})
+        config.update({"embedding_dim": self.embedding_dim, "filters": self.filters, "regions": self.regions,
+                       "pooling": self.pooling})
         return config

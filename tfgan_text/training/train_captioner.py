@@ -61,6 +61,7 @@ class CaptionerSettings(RunSettings):
     embedding_dim: int = 128
     hidden_dim: int = 256
     encoder_filters: tuple = (32, 64, 128, 256)
+    encoder_pooling: str = "flatten"
     max_length: int = 32
     min_count: int = 1
     dropout: float = 0.0
@@ -82,10 +83,11 @@ class CaptionerSettings(RunSettings):
     temperature_min: float = 0.1
     temperature_decay: float = 1e-4
 
-    ARCHITECTURE = ("mode", "image_size", "embedding_dim", "hidden_dim", "encoder_filters", "max_length", "min_count")
+    ARCHITECTURE = ("mode", "image_size", "embedding_dim", "hidden_dim", "encoder_filters", "encoder_pooling",
+                    "max_length", "min_count")
     # Taken from the MLE run an adversarial run starts from.
     INHERITED = ("data", "format", "seed", "image_size", "embedding_dim", "hidden_dim", "encoder_filters",
-                 "max_length", "min_count", "dropout")
+                 "encoder_pooling", "max_length", "min_count", "dropout")
 
     def __post_init__(self):
         self.encoder_filters = tuple(self.encoder_filters)
@@ -233,7 +235,7 @@ def _json_ready(settings):
 
 def _new_captioner(config, vocabulary_size):
     encoder = ImageEncoder(embedding_dim=config.hidden_dim, filters=config.encoder_filters, regions=False,
-                           name="image_encoder")
+                           pooling=config.encoder_pooling, name="image_encoder")
     captioner = Captioner(vocabulary_size, max_length=config.max_length, embedding_dim=config.embedding_dim,
                           hidden_dim=config.hidden_dim, image_encoder=encoder, dropout=config.dropout)
     captioner.build({"image": (None, config.image_size, config.image_size, 3)})
@@ -276,8 +278,10 @@ def _pretrained_discriminator(run, captioner, verbose):
     """D trained alone against the MLE generator's samples for `d_pretrain_epochs` (SeqGAN's D
     pretraining), then saved in the run."""
     config = run.config
+    encoder = ImageEncoder(embedding_dim=config.hidden_dim, filters=config.encoder_filters, regions=False,
+                           pooling=config.encoder_pooling, name="image_encoder")
     discriminator = CaptionDiscriminator(len(run.vocabulary), embedding_dim=config.embedding_dim,
-                                         hidden_dim=config.hidden_dim)
+                                         hidden_dim=config.hidden_dim, image_encoder=encoder)
     discriminator.build({"image": (None, config.image_size, config.image_size, 3)})
     if config.d_pretrain_epochs:
         pretraining = _adversarial_model(config, captioner, discriminator, discriminator_only=True)
