@@ -13,7 +13,8 @@ from tests.test_train_dcgan import checkpoint_steps, tree_digest
 from tfgan_text.cli import main
 from tfgan_text.errors import UserError
 from tfgan_text.models import load_model
-from tfgan_text.training.train_captioner import train_captioner
+from tfgan_text.training.checkpoints import TrainingCheckpoint
+from tfgan_text.training.train_captioner import CaptionerSettings, _build_mle_model, train_captioner
 
 TINY = dict(
     image_size=32, batch_size=8, steps_per_epoch=3, epochs=1, embedding_dim=8, hidden_dim=16,
@@ -34,6 +35,11 @@ class TrainCaptionerTest(TestCase):
         self.assertTrue(os.path.exists(os.path.join(run, "samples", "captions_epoch_001.png")))
         self.assertEqual(int(model.optimizer.iterations.numpy()), 3)
         self.assertEqual(checkpoint_steps(run), [2, 3])
+        fresh = _build_mle_model(CaptionerSettings(**TINY).check(), model.vocabulary_size)
+        self.assertEqual(TrainingCheckpoint(os.path.join(run, "checkpoints")).restore(fresh), 3)
+        for a, b, variable in zip(model.variables + model.optimizer.variables,
+                                  fresh.variables + fresh.optimizer.variables, model.variables + model.optimizer.variables):
+            self.assertAllEqual(a, b, msg=variable.path)  # every weight, the image encoder's blocks too
 
         resumed = train_captioner(run, resume=True, epochs=2, verbose=0)
         self.assertEqual(int(resumed.optimizer.iterations.numpy()), 6)

@@ -41,9 +41,25 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.unsaved_failure = False
 
     def _checkpoint_manager(self, model):
+        """The manager of a checkpoint that lists the model's variables and its optimizers'.
+
+        Variables are listed rather than reached through the model's attributes: TensorFlow's
+        object graph does not walk the Python lists in which Keras keeps layers (e.g.
+        `ImageEncoder.blocks`), so their weights would be left out of the checkpoint. The list
+        order is that of `model.variables`, fixed by the architecture. Optimizers are built
+        first (a GAN's `compile` builds its own; a model's single `optimizer` is built here on
+        its trainable variables), so that their slots are in the list too.
+        """
         if self._manager is None:
             optimizers = {name: value for name, value in vars(model).items() if isinstance(value, keras.optimizers.Optimizer)}
-            checkpoint = tf.train.Checkpoint(model=model, step=self.step, **optimizers)
+            for optimizer in optimizers.values():
+                if not optimizer.built:
+                    optimizer.build(model.trainable_variables)
+            checkpoint = tf.train.Checkpoint(
+                step=self.step,
+                model_variables=list(model.variables),
+                **{f"{name}_variables": list(optimizer.variables) for name, optimizer in optimizers.items()},
+            )
             self._manager = tf.train.CheckpointManager(checkpoint, self.directory, max_to_keep=self.max_to_keep)
         return self._manager
 

@@ -61,7 +61,7 @@ class CaptionerSettings(RunSettings):
     embedding_dim: int = 128
     hidden_dim: int = 256
     encoder_filters: tuple = (32, 64, 128, 256)
-    encoder_pooling: str = "flatten"
+    encoder_pooling: str = "average"
     max_length: int = 32
     min_count: int = 1
     dropout: float = 0.0
