@@ -8,7 +8,9 @@ import numpy as np
 import tensorflow as tf
 
 from tests.test_case import TestCase, two_cpu_strategy
-from tfgan_text.losses import symmetric_matching_loss
+from tfgan_text.data.pipeline import swap_one_word
+from tfgan_text.errors import UserError
+from tfgan_text.losses import hard_negative_matching_loss, symmetric_matching_loss
 from tfgan_text.metrics.retrieval import caption_to_image_recall, embed_split, recall_at_k
 from tfgan_text.models.image_encoder import ImageEncoder
 from tfgan_text.models.joint_embedding import JointEmbedding, in_batch_recall_at_1
@@ -155,3 +157,94 @@ class JointEmbeddingTest(TestCase):
         self.assertEqual((restored.gamma, restored.match_key), (5.0, "label"))
         for key in ("image", "text"):
             self.assertAllClose(restored(batch)[key], model(batch)[key], atol=1e-6)
+
+
+class HardNegativeTest(TestCase):
+    """Counterfactual captions (one word swapped) as hard negatives of the matching loss."""
+
+    def test_swap_one_word_hand_computed(self):
+        ids = np.array([[5, 7, 0, 9, 0], [5, 6, 0, 0, 0], [7, 7, 0, 0, 0]], "int64")
+        words = [7, 8, 9]
+        # Row 0: two group words (7 at 1, 9 at 3); draw 0.9 picks the second, 9 (index 2), and
+        # draw 0.99 the offset 2: index (2 + 2) % 3 = 1, word 8. Row 1: no group word.
+        # Row 2: draw 0.0 picks the first 7, offset 1: word 8.
+        swapped, changed = swap_one_word(ids, words, [[0.9, 0.99], [0.3, 0.2], [0.0, 0.0]])
+        self.assertAllEqual(swapped, [[5, 7, 0, 8, 0], [5, 6, 0, 0, 0], [8, 7, 0, 0, 0]])
+        self.assertAllEqual(changed, [True, False, True])
+        # Every offset 1 .. W-1 is reachable and the word always changes.
+        for u, word in ((0.0, 9), (0.49, 9), (0.5, 7), (0.999, 7)):
+            self.assertAllEqual(swap_one_word([[8]], words, [[0.0, u]])[0], [[word]])
+
+    def test_loss_uses_the_swapped_captions(self):
+        # The toy captions hold one side word each, so swapping within [5, 6] is deterministic:
+        # the negative of "<colour> left" is "<colour> right".
+        model = JointEmbedding(
+            WordRNNEncoder(vocabulary_size=8, embedding_dim=8, hidden_dim=16),
+            ImageEncoder(embedding_dim=16, filters=(8, 16)), swap_groups=[[5, 6]], seed=3,
+        )
+        model.compile(optimizer=keras.optimizers.Adam(3e-3))
+        batch = _toy_batch()
+        got = model.evaluate(batch, batch_size=8, verbose=0, return_dict=True)["loss"]
+        embeddings = model(batch)
+        swapped = batch["token_ids"].copy()
+        swapped[:, 1] = 11 - swapped[:, 1]
+        negatives = model.text_encoder(swapped)["sentence"][:, None, :]
+        expected = hard_negative_matching_loss(embeddings["image"], embeddings["text"], negatives, 10.0, batch["label"])
+        self.assertAllClose(got, np.mean(expected), atol=1e-5)
+        self.assertGreater(got, np.mean(symmetric_matching_loss(embeddings["image"], embeddings["text"], 10.0)))
+
+    def test_fit_ranks_own_caption_above_its_counterfactual(self):
+        model = JointEmbedding(
+            WordRNNEncoder(vocabulary_size=8, embedding_dim=8, hidden_dim=16),
+            ImageEncoder(embedding_dim=16, filters=(8, 16)), swap_groups=[[1, 2, 3, 4], [5, 6]], seed=0,
+        )
+        model.compile(optimizer=keras.optimizers.Adam(3e-3))
+        batch = _toy_batch()
+        model.fit(tf.data.Dataset.from_tensors(batch).repeat(), steps_per_epoch=40, epochs=1, verbose=0)
+        embeddings = model(batch)
+        image = tf.math.l2_normalize(embeddings["image"], axis=1)
+        own = tf.reduce_sum(image * tf.math.l2_normalize(embeddings["text"], axis=1), axis=1)
+        for group in ([1, 2, 3, 4], [5, 6]):
+            for u in (0.0, 0.5, 0.9):
+                ids, _ = swap_one_word(batch["token_ids"], group, np.full([8, 2], u, "float32"))
+                other = tf.reduce_sum(image * tf.math.l2_normalize(model.text_encoder(ids)["sentence"], axis=1), axis=1)
+                self.assertAllEqual(own > other, [True] * 8)
+
+    def test_fit_under_mirrored_strategy(self):
+        with two_cpu_strategy().scope():
+            model = JointEmbedding(
+                WordRNNEncoder(vocabulary_size=8, embedding_dim=8, hidden_dim=16),
+                ImageEncoder(embedding_dim=16, filters=(8, 16)), swap_groups=[[5, 6]], seed=0,
+            )
+            model.compile(optimizer=keras.optimizers.Adam(3e-3))
+        history = model.fit(tf.data.Dataset.from_tensors(_toy_batch()).repeat(), steps_per_epoch=2, epochs=1, verbose=0)
+        self.assertTrue(np.isfinite(history.history["loss"]).all())
+
+    def test_bad_swap_groups(self):
+        image_encoder = ImageEncoder(embedding_dim=16, filters=(8, 16))
+        with self.assertRaisesRegex(UserError, "word-level"):
+            JointEmbedding(CharCNNRNNEncoder(embedding_dim=16), image_encoder, swap_groups=[[5, 6]])
+        word = WordRNNEncoder(vocabulary_size=8, embedding_dim=8, hidden_dim=16)
+        for group in ([5], [5, 5]):
+            with self.assertRaisesRegex(UserError, "two or more distinct"):
+                JointEmbedding(word, image_encoder, swap_groups=[group])
+
+    def test_serialization_round_trip(self):
+        model = JointEmbedding(
+            WordRNNEncoder(vocabulary_size=8, embedding_dim=8, hidden_dim=16),
+            ImageEncoder(embedding_dim=16, filters=(8, 16)), swap_groups=[[5, 6], [1, 2, 3]], seed=7,
+        )
+        model(_toy_batch())
+        self.assert_serialization_round_trip(model)
+        restored = JointEmbedding.from_config(model.get_config())
+        self.assertEqual((restored.swap_groups, restored.seed), ([[5, 6], [1, 2, 3]], 7))
+
+    def test_stage_one_settings(self):
+        from tfgan_text.training.train_dcgan import DCGANSettings
+
+        settings = DCGANSettings(text_encoder_shape_negatives=2, text_encoder_gamma=20.0).check()
+        self.assertEqual((settings.text_encoder_shape_negatives, settings.text_encoder_color_negatives), (2, 0))
+        for bad in ({"text_encoder_shape_negatives": -1}, {"text_encoder_color_negatives": 1.5},
+                    {"text_encoder_gamma": 0.0}):
+            with self.assertRaises(UserError):
+                DCGANSettings(**bad).check()

@@ -64,3 +64,51 @@ class LossesTest(TestCase):
     def test_patch_logits_are_averaged_per_example(self):
         patches = np.array([[[1.0, 3.0]], [[-2.0, 0.0]]], "float32")  # [B, 1, 2]
         self.assertAllClose(losses.hinge_generator_loss(patches), [-2.0, 1.0])
+
+
+class HardNegativeMatchingLossTest(TestCase):
+    # Unit images and texts: text i matches image i exactly, the other pair is orthogonal.
+    IMAGES = np.array([[1.0, 0.0], [0.0, 2.0]], "float32")
+    TEXTS = np.array([[3.0, 0.0], [0.0, 1.0]], "float32")
+    # One hard negative per image: cosine 1/sqrt(2) with image 0, -1 with image 1.
+    NEGATIVES = np.array([[[1.0, 1.0]], [[0.0, -5.0]]], "float32")
+
+    def test_hand_computed(self):
+        r = 1 / math.sqrt(2)
+        # Text -> image: scores [1, 0] for text 0 and [0, 1] for text 1.
+        text_to_image = [_softplus(-1.0), _softplus(-1.0)]
+        # Image -> text: the batch's texts, then the image's own negative.
+        image_to_text = [
+            math.log(math.exp(1.0) + math.exp(0.0) + math.exp(r)) - 1.0,
+            math.log(math.exp(0.0) + math.exp(1.0) + math.exp(-1.0)) - 1.0,
+        ]
+        got = losses.hard_negative_matching_loss(self.IMAGES, self.TEXTS, self.NEGATIVES, gamma=1.0)
+        self.assertAllClose(got, np.add(text_to_image, image_to_text), atol=1e-6)
+        got = losses.hard_negative_matching_loss(self.IMAGES, self.TEXTS, self.NEGATIVES, gamma=2.0)
+        expected = [
+            _softplus(-2.0) + math.log(math.exp(2.0) + 1.0 + math.exp(2 * r)) - 2.0,
+            _softplus(-2.0) + math.log(1.0 + math.exp(2.0) + math.exp(-2.0)) - 2.0,
+        ]
+        self.assertAllClose(got, expected, atol=1e-6)
+
+    def test_mask_and_labels(self):
+        r = 1 / math.sqrt(2)
+        # A masked negative is no negative: image 0's row is the plain one.
+        got = losses.hard_negative_matching_loss(
+            self.IMAGES, self.TEXTS, self.NEGATIVES, gamma=1.0, negative_mask=[[False], [True]]
+        )
+        expected = [2 * _softplus(-1.0), _softplus(-1.0) + math.log(1.0 + math.exp(1.0) + math.exp(-1.0)) - 1.0]
+        self.assertAllClose(got, expected, atol=1e-6)
+        # Equal labels drop the batch's other pair, but not the hard negatives.
+        got = losses.hard_negative_matching_loss(self.IMAGES, self.TEXTS, self.NEGATIVES, gamma=1.0, labels=[4, 4])
+        expected = [math.log(math.exp(1.0) + math.exp(r)) - 1.0, math.log(math.exp(1.0) + math.exp(-1.0)) - 1.0]
+        self.assertAllClose(got, expected, atol=1e-6)
+
+    def test_without_negatives_it_is_the_symmetric_loss(self):
+        images = np.array([[1.0, 0.3], [0.2, 2.0], [-1.0, 0.5]], "float32")
+        texts = np.array([[3.0, 0.1], [1.0, 1.0], [0.0, -1.0]], "float32")
+        negatives = np.ones([3, 2, 2], "float32")
+        got = losses.hard_negative_matching_loss(
+            images, texts, negatives, gamma=5.0, labels=[1, 2, 1], negative_mask=np.zeros([3, 2], bool)
+        )
+        self.assertAllClose(got, losses.symmetric_matching_loss(images, texts, gamma=5.0, labels=[1, 2, 1]), atol=1e-6)

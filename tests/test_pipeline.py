@@ -139,3 +139,78 @@ class TrainingPipelineTest(TestCase):
             training_pipeline(_dataset(), 2, captions_per_image=0)
         with self.assertRaisesRegex(UserError, "start batch 3"):
             training_pipeline(_dataset(), 4, start_batch=3)
+
+
+class CounterfactualWrongCaptionTest(TestCase):
+    """Wrong captions that are the image's own caption with one shape word swapped."""
+
+    SHAPES = ("circle", "star", "heart")
+
+    def setUp(self):
+        super().setUp()
+        from tfgan_text.text.tokenizer import Tokenizer
+        from tfgan_text.text.vocabulary import Vocabulary
+
+        # Image i: "a <colour> <shape> on the left" and "a <colour> <shape> and a blue <shape'>",
+        # a different colour-shape pair for each of the 12 images.
+        colors = ("red", "green", "pink", "white")
+        captions = np.array(
+            [[f"a {colors[i % 4]} {self.SHAPES[i % 3]} on the left",
+              f"a {colors[i % 4]} {self.SHAPES[i % 3]} and a blue {self.SHAPES[(i + 1) % 3]}"] for i in range(NUM_IMAGES)]
+        )
+        images = np.random.RandomState(0).randint(0, 256, (NUM_IMAGES, 16, 16, 3)).astype(np.uint8)
+        self.dataset = tf.data.Dataset.from_tensor_slices(
+            {"image": images, "captions": captions, "label": np.arange(NUM_IMAGES, dtype=np.int32)}
+        )
+        vocabulary = Vocabulary.build(captions.ravel().tolist(), min_count=1)
+        self.tokenizer = Tokenizer(vocabulary)
+        self.words = [vocabulary.id(word) for word in self.SHAPES]
+
+    def _pipeline(self, rate, **options):
+        return training_pipeline(
+            self.dataset, 6, tokenizer=self.tokenizer, seed=3, epochs=4, counterfactual_words=self.words,
+            counterfactual_rate=rate, **options,
+        )
+
+    def test_counterfactuals_differ_only_in_one_shape_word(self):
+        kinds = []
+        for batch in self._pipeline(0.5):
+            self.assertAllEqual(batch["wrong_token_ids"], self.tokenizer(batch["wrong_caption"]))
+            for caption, wrong in zip(batch["caption"].numpy(), batch["wrong_caption"].numpy()):
+                own, other = caption.decode().split(), wrong.decode().split()
+                changed = [(a, b) for a, b in zip(own, other) if a != b] if len(own) == len(other) else None
+                if changed is not None and len(changed) == 1 and set(changed[0]) <= set(self.SHAPES):
+                    kinds.append("counterfactual")
+                else:
+                    self.assertNotEqual(caption, wrong)
+                    kinds.append("other image")
+        # 48 draws at rate 0.5: both kinds occur (a chance of 2 * 0.5^48 to fail).
+        self.assertIn("counterfactual", kinds)
+        self.assertIn("other image", kinds)
+        for batch in self._pipeline(1.0):
+            for caption, wrong in zip(batch["caption"].numpy(), batch["wrong_caption"].numpy()):
+                own, other = caption.decode().split(), wrong.decode().split()
+                self.assertEqual(sum(a != b for a, b in zip(own, other)), 1)
+                self.assertEqual(len(own), len(other))
+
+    def test_rate_zero_keeps_every_other_draw(self):
+        plain = training_pipeline(self.dataset, 6, tokenizer=self.tokenizer, seed=3, epochs=4, random_crop=True)
+        with_option = self._pipeline(0.0, random_crop=True)
+        for a, b in zip(plain, with_option):
+            self.assertEqual(set(a), set(b))
+            for key in a:
+                self.assertAllEqual(a[key], b[key])
+
+    def test_resumed_stream_continues_the_interrupted_one(self):
+        full = [b["wrong_caption"].numpy().tolist() for b in self._pipeline(0.5)]
+        resumed = [b["wrong_caption"].numpy().tolist() for b in self._pipeline(0.5, start_epoch=1, start_batch=1)]
+        self.assertEqual(resumed, full[3:])
+
+    def test_bad_options(self):
+        with self.assertRaisesRegex(UserError, "word tokenizer"):
+            training_pipeline(self.dataset, 6, tokenizer=_hash_tokenizer, counterfactual_words=self.words)
+        with self.assertRaisesRegex(UserError, "two or more distinct"):
+            training_pipeline(self.dataset, 6, tokenizer=self.tokenizer, counterfactual_words=[5, 5])
+        with self.assertRaisesRegex(UserError, "rate"):
+            training_pipeline(self.dataset, 6, tokenizer=self.tokenizer, counterfactual_words=self.words,
+                              counterfactual_rate=1.5)

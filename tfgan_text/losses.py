@@ -240,3 +240,52 @@ def policy_gradient_loss(log_probs, advantages, mask):
     log_probs = ops.cast(log_probs, "float32")
     advantages = ops.stop_gradient(ops.cast(advantages, "float32"))
     return -ops.sum(log_probs * advantages * ops.cast(mask, "float32"), axis=1)
+
+
+def hard_negative_matching_loss(
+    image_embeddings, text_embeddings, negative_text_embeddings, gamma=10.0, labels=None, negative_mask=None
+):
+    """`symmetric_matching_loss` with hard negative texts for each image, per example.
+
+    As `symmetric_matching_loss`, except that the softmax of image i over texts also holds
+    its own K hard negatives: texts close to caption i that do not describe image i (e.g. the
+    caption with one shape word swapped for another). Those scores, `gamma` times the cosine
+    similarity of image i with each negative, are appended to image i's row of scores; the
+    text -> image softmax is unchanged. An image can then only win by telling its caption from
+    the negatives, which makes the text encoder separate the swapped words (hard negatives of
+    VSE++, Faghri et al. 2018, and counterfactual captions of contrastive pretraining).
+
+    Args:
+        image_embeddings: float tensor `[B, E]`.
+        text_embeddings: float tensor `[B, E]`.
+        negative_text_embeddings: float tensor `[B, K, E]`, image i's negatives in row i.
+        gamma: float, the inverse temperature of the softmax.
+        labels: optional tensor `[B]`, content keys (see `symmetric_matching_loss`).
+        negative_mask: optional bool tensor `[B, K]`; False leaves that negative out (e.g. a
+            caption with no word to swap, which is no negative at all).
+
+    Returns:
+        float32 tensor `[B]`.
+    """
+
+    def unit(x):
+        x = ops.cast(x, "float32")
+        return x * ops.rsqrt(ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), 1e-12))
+
+    image, text, negatives = unit(image_embeddings), unit(text_embeddings), unit(negative_text_embeddings)
+    logits = gamma * ops.matmul(text, ops.transpose(image))
+    batch_size = ops.shape(logits)[0]
+    if labels is not None:
+        labels = ops.convert_to_tensor(labels)
+        same = ops.logical_and(
+            ops.equal(labels[:, None], labels[None, :]), ops.logical_not(ops.eye(batch_size, dtype="bool"))
+        )
+        logits = ops.where(same, -1e9, logits)
+    negative_logits = gamma * ops.sum(image[:, None, :] * negatives, axis=-1)  # [B, K]
+    if negative_mask is not None:
+        negative_logits = ops.where(ops.convert_to_tensor(negative_mask), negative_logits, -1e9)
+    targets = ops.arange(batch_size)
+    text_to_image = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+    image_rows = ops.concatenate([ops.transpose(logits), negative_logits], axis=1)
+    image_to_text = ops.sparse_categorical_crossentropy(targets, image_rows, from_logits=True)
+    return text_to_image + image_to_text

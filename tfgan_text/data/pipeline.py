@@ -23,6 +23,8 @@ def training_pipeline(
     epochs=None,
     start_epoch=0,
     start_batch=0,
+    counterfactual_words=None,
+    counterfactual_rate=0.5,
 ):
     """Turns a dataset of `tfgan_text.data.load` into a stream of training batches.
 
@@ -55,6 +57,14 @@ def training_pipeline(
         epochs: int, the epoch at which the stream ends; None for an endless stream.
         start_epoch: int, the first epoch of the stream.
         start_batch: int, batches of `start_epoch` to skip (to resume an interrupted run).
+        counterfactual_words: optional sequence of token ids of interchangeable words (e.g. the
+            shape words of the shapes dataset); needs a `tokenizer` with `detokenize`. Then a
+            share `counterfactual_rate` of the wrong captions is instead the image's own caption
+            with one of these words swapped for another (`swap_one_word`): a caption that
+            differs from the true one only there, which a GAN-CLS discriminator can reject only
+            by looking at that attribute (another image's caption differs in everything).
+            `wrong_caption` is then the detokenized ids.
+        counterfactual_rate: float in [0, 1], see `counterfactual_words`.
 
     Returns:
         `tf.data.Dataset` of dicts: `image` float32 `[B, S, S, 3]` in [-1, 1], `caption`
@@ -69,11 +79,19 @@ def training_pipeline(
         raise UserError(f"captions per image must be a positive integer, got {captions_per_image!r}")
     if start_batch < 0 or start_batch >= max(steps_per_epoch(dataset, batch_size), 1):
         raise UserError(f"start batch {start_batch} is outside an epoch of {steps_per_epoch(dataset, batch_size)} batches")
+    if counterfactual_words is not None:
+        counterfactual_words = [int(i) for i in counterfactual_words]
+        if not hasattr(tokenizer, "detokenize"):
+            raise UserError("counterfactual wrong captions need a word tokenizer (with detokenize)")
+        if len(set(counterfactual_words)) < 2 or len(set(counterfactual_words)) != len(counterfactual_words):
+            raise UserError(f"counterfactual words must be two or more distinct ids, got {counterfactual_words}")
+        if not 0.0 <= counterfactual_rate <= 1.0:
+            raise UserError(f"counterfactual rate must be in [0, 1], got {counterfactual_rate}")
 
     examples = dataset.enumerate().map(_with_content_key)
     if cache:
         examples = examples.cache("" if cache is True else str(cache))
-    prepare = _example_preparer(captions_per_image, random_crop, flip)
+    prepare = _example_preparer(captions_per_image, random_crop, flip, counterfactual_words is not None)
     root_key = tf.constant([seed, 0], tf.int64)
 
     def one_epoch(epoch):
@@ -93,7 +111,7 @@ def training_pipeline(
     stream = stream.map(_with_wrong_caption, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if tokenizer is not None:
         stream = stream.map(
-            lambda batch: _with_token_ids(batch, tokenizer),
+            lambda batch: _with_token_ids(batch, tokenizer, counterfactual_words, counterfactual_rate),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
@@ -140,13 +158,17 @@ def _with_content_key(index, example):
     return example
 
 
-def _example_preparer(captions_per_image, random_crop, flip):
+def _example_preparer(captions_per_image, random_crop, flip, counterfactual=False):
     def prepare(example, key):
         seeds = tf.random.experimental.stateless_split(key, num=4)
         example = dict(example)
         example["image"] = _augment(example["image"], random_crop, flip, seeds[0], seeds[1])
         example["caption"] = _sample_captions(example.pop("captions"), captions_per_image, seeds[2])
         example["wrong_draw"] = tf.random.stateless_uniform([], seeds[3])
+        if counterfactual:
+            # A seed of its own, so that every other draw is as without counterfactuals.
+            swap_seed = tf.random.experimental.stateless_fold_in(seeds[3], 1)
+            example["swap_draw"] = tf.random.stateless_uniform([3], swap_seed)
         return example
 
     return prepare
@@ -199,11 +221,55 @@ def _with_wrong_caption(batch):
     return batch
 
 
-def _with_token_ids(batch, tokenizer):
+def _with_token_ids(batch, tokenizer, counterfactual_words=None, counterfactual_rate=0.5):
     batch = dict(batch)
     captions = batch["caption"]
     flat_ids = tokenizer(tf.reshape(captions, [-1]))
     length = tf.shape(flat_ids)[-1]
     batch["token_ids"] = tf.reshape(flat_ids, tf.concat([tf.shape(captions), [length]], axis=0))
     batch["wrong_token_ids"] = tokenizer(batch["wrong_caption"])
+    if counterfactual_words is not None:
+        draw = batch.pop("swap_draw")
+        own = batch["token_ids"] if captions.shape.rank == 1 else batch["token_ids"][:, 0]
+        swapped, changed = swap_one_word(own, counterfactual_words, draw[:, :2])
+        use = tf.logical_and(changed, draw[:, 2] < counterfactual_rate)
+        batch["wrong_token_ids"] = tf.where(use[:, None], swapped, batch["wrong_token_ids"])
+        batch["wrong_caption"] = tf.where(use, tokenizer.detokenize(swapped), batch["wrong_caption"])
     return batch
+
+
+def swap_one_word(token_ids, word_ids, uniform):
+    """Counterfactual captions: one word of a group swapped for another word of that group.
+
+    In each row, one of the tokens that belong to `word_ids` (the k-th of them, k drawn by
+    `uniform[:, 0]`) is replaced by the word `d` places further along `word_ids` (cyclically),
+    `d` in 1 .. W-1 drawn by `uniform[:, 1]`: "a red circle left of a blue star" becomes, say,
+    "a red heart left of a blue star", a caption of the same form that is false of the image.
+
+    Args:
+        token_ids: int tensor `[B, T]`.
+        word_ids: sequence of W >= 2 distinct ids, the interchangeable words (e.g. the 8 shape
+            words of the shapes dataset).
+        uniform: float tensor `[B, 2]` in [0, 1).
+
+    Returns:
+        `(swapped, changed)`: the ids `[B, T]` and a bool `[B]`, False where the row holds none
+        of the words (it is returned unchanged).
+
+    Example:
+        >>> swap_one_word([[5, 7, 0]], [7, 8, 9], [[0.0, 0.0]])  # ([[5, 8, 0]], [True])
+    """
+    ids = tf.convert_to_tensor(token_ids)
+    words = tf.constant(list(word_ids), ids.dtype)
+    uniform = tf.cast(tf.convert_to_tensor(uniform), tf.float32)
+    hits = tf.equal(ids[..., None], words)  # [B, T, W]
+    is_word = tf.reduce_any(hits, axis=-1)
+    count = tf.reduce_sum(tf.cast(is_word, tf.int32), axis=1)
+    rank = tf.minimum(tf.cast(uniform[:, 0] * tf.cast(count, tf.float32), tf.int32), count - 1)
+    running = tf.cumsum(tf.cast(is_word, tf.int32), axis=1) - 1
+    chosen = tf.logical_and(is_word, tf.equal(running, rank[:, None]))
+    size = len(word_ids)
+    offset = 1 + tf.minimum(tf.cast(uniform[:, 1] * (size - 1), tf.int32), size - 2)
+    index = tf.argmax(tf.cast(hits, tf.int32), axis=-1, output_type=tf.int32)  # [B, T]
+    replacement = tf.gather(words, (index + offset[:, None]) % size)
+    return tf.where(chosen, replacement, ids), count > 0

@@ -4,7 +4,9 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from tfgan_text.losses import symmetric_matching_loss
+from tfgan_text.data.pipeline import swap_one_word
+from tfgan_text.errors import UserError
+from tfgan_text.losses import hard_negative_matching_loss, symmetric_matching_loss
 
 
 def in_batch_recall_at_1(image_embeddings, text_embeddings, labels=None):
@@ -49,6 +51,12 @@ class JointEmbedding(keras.Model):
     `fit` and `evaluate` report `loss` and `recall_at_1` (caption -> image, within the batch).
     Under a `tf.distribute` strategy the negatives are those of each replica's batch.
 
+    With `swap_groups`, each caption also gives one counterfactual per group (`swap_one_word`:
+    one word of the group swapped for another, e.g. "circle" for "star"), a hard negative in its
+    image's softmax over texts (`hard_negative_matching_loss`). Captions that differ only in a
+    shape word then have to be told apart, which the batch's other captions (differing in
+    every attribute at once) hardly ever demand.
+
     Args:
         text_encoder: `WordRNNEncoder` or `CharCNNRNNEncoder` (any model with an `input_key`
             returning `{"sentence": [B, E], ...}`).
@@ -56,6 +64,9 @@ class JointEmbedding(keras.Model):
         gamma: float, the scale of the cosine similarities (AttnGAN's gamma3: 10).
         match_key: str, the batch entry of content keys, used where present (AttnGAN masks
             pairs of the same class: `"label"`).
+        swap_groups: optional list of lists of token ids (word encoders only), one hard
+            negative per caption for each list; repeat a list for several.
+        seed: optional int, seed of the swaps.
         **kwargs: passed to `keras.Model`.
 
     Example:
@@ -64,12 +75,22 @@ class JointEmbedding(keras.Model):
         >>> model.fit(batches, epochs=5)
     """
 
-    def __init__(self, text_encoder, image_encoder, gamma=10.0, match_key="label", **kwargs):
+    def __init__(self, text_encoder, image_encoder, gamma=10.0, match_key="label", swap_groups=None, seed=None,
+                 **kwargs):
         super().__init__(**kwargs)
+        swap_groups = [[int(i) for i in group] for group in swap_groups or []]
+        if swap_groups and text_encoder.input_key != "token_ids":
+            raise UserError("swap_groups needs a word-level text encoder (input token_ids)")
+        for group in swap_groups:
+            if len(set(group)) != len(group) or len(group) < 2:
+                raise UserError(f"a swap group needs two or more distinct token ids, got {group}")
         self.text_encoder = text_encoder
         self.image_encoder = image_encoder
         self.gamma = gamma
         self.match_key = match_key
+        self.swap_groups = swap_groups
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed) if swap_groups else None
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.recall_tracker = keras.metrics.Mean(name="recall_at_1")
 
@@ -83,6 +104,24 @@ class JointEmbedding(keras.Model):
         text = self.text_encoder(inputs[self.text_encoder.input_key], training=training)["sentence"]
         return {"image": image, "text": text}
 
+    def _loss(self, data, embeddings, labels, training):
+        """Per-example matching loss, with the counterfactual hard negatives when configured."""
+        if not self.swap_groups:
+            return symmetric_matching_loss(embeddings["image"], embeddings["text"], self.gamma, labels)
+        ids = data["token_ids"]
+        swapped, changed = [], []
+        for group in self.swap_groups:
+            uniform = keras.random.uniform(ops.stack([ops.shape(ids)[0], 2]), seed=self.seed_generator)
+            group_ids, group_changed = swap_one_word(ids, group, uniform)
+            swapped.append(group_ids)
+            changed.append(group_changed)
+        negatives = self.text_encoder(ops.concatenate(swapped, axis=0), training=training)["sentence"]
+        count = len(self.swap_groups)
+        negatives = ops.transpose(ops.reshape(negatives, (count, ops.shape(ids)[0], -1)), (1, 0, 2))
+        return hard_negative_matching_loss(
+            embeddings["image"], embeddings["text"], negatives, self.gamma, labels, ops.stack(changed, axis=1)
+        )
+
     def _update_metrics(self, loss, embeddings, labels):
         self.loss_tracker.update_state(loss)
         self.recall_tracker.update_state(in_batch_recall_at_1(embeddings["image"], embeddings["text"], labels))
@@ -92,7 +131,7 @@ class JointEmbedding(keras.Model):
         labels = data.get(self.match_key)
         with tf.GradientTape() as tape:
             embeddings = self(data, training=True)
-            per_example = symmetric_matching_loss(embeddings["image"], embeddings["text"], self.gamma, labels)
+            per_example = self._loss(data, embeddings, labels, training=True)
             loss = tf.nn.compute_average_loss(per_example)
         gradients = tape.gradient(loss, self.trainable_variables)
         # Region features take no part in this loss (DAMSM's word loss trains them): their
@@ -104,7 +143,7 @@ class JointEmbedding(keras.Model):
     def test_step(self, data):
         labels = data.get(self.match_key)
         embeddings = self(data, training=False)
-        per_example = symmetric_matching_loss(embeddings["image"], embeddings["text"], self.gamma, labels)
+        per_example = self._loss(data, embeddings, labels, training=False)
         return self._update_metrics(ops.mean(per_example), embeddings, labels)
 
     def get_config(self):
@@ -115,6 +154,8 @@ class JointEmbedding(keras.Model):
                 "image_encoder": keras.saving.serialize_keras_object(self.image_encoder),
                 "gamma": self.gamma,
                 "match_key": self.match_key,
+                "swap_groups": self.swap_groups,
+                "seed": self.seed,
             }
         )
         return config

@@ -65,8 +65,16 @@ class DCGANSettings(RunSettings):
     steps_per_epoch: int | None = None
     batch_size: int = 64
     text_encoder_epochs: int = 3
+    # Stage 1's matching loss: the softmax scale (AttnGAN's gamma3), and for shapes data with
+    # the word encoder, hard negatives per caption made by swapping one shape / colour word.
+    text_encoder_gamma: float = 10.0
+    text_encoder_shape_negatives: int = 7
+    text_encoder_color_negatives: int = 0
     loss: str = "gan_cls"
     label_smoothing: float = 0.0
+    # Share of GAN-CLS wrong captions that are the image's own caption with one shape word
+    # swapped (shapes data, word encoder): wrong only in shape, so D must look at shape.
+    counterfactual_wrong_rate: float = 0.0
     captions_per_image: int = 1
     gan_int: bool = True
     interpolation_beta: float = 0.5
@@ -82,6 +90,14 @@ class DCGANSettings(RunSettings):
     def check(self):
         self.check_positive(("image_size", "noise_dim", "ngf", "ndf", "text_embedding_dim", "text_hidden_dim",
                              "max_length", "epochs", "batch_size", "captions_per_image", "min_count"))
+        for name in ("text_encoder_shape_negatives", "text_encoder_color_negatives"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise UserError(f"{name.replace('_', '-')} must be an integer >= 0, got {value!r}")
+        if not self.text_encoder_gamma > 0:
+            raise UserError(f"text-encoder-gamma must be > 0, got {self.text_encoder_gamma!r}")
+        if not 0.0 <= self.counterfactual_wrong_rate <= 1.0:
+            raise UserError(f"counterfactual-wrong-rate must be in [0, 1], got {self.counterfactual_wrong_rate!r}")
         if self.image_size not in (32, 64, 128):
             raise UserError(f"image size must be 32, 64 or 128, got {self.image_size}")
         if self.text_encoder not in TEXT_ENCODERS:
@@ -115,9 +131,11 @@ class _Run:
 
     def pipeline(self, start_epoch, start_batch):
         config = self.config
+        shape_words = _attribute_word_ids(self, "shape") if config.counterfactual_wrong_rate > 0 else []
         return training_pipeline(
             self.source, config.batch_size, tokenizer=self.tokenize, captions_per_image=config.captions_per_image,
             seed=config.seed, start_epoch=start_epoch, start_batch=start_batch,
+            counterfactual_words=shape_words or None, counterfactual_rate=config.counterfactual_wrong_rate,
         )
 
 
@@ -181,7 +199,14 @@ def _pretrain_text_encoder(run, verbose):
     text_encoder = _new_text_encoder(config, len(run.vocabulary))
     text_encoder(run.tokenize(tf.constant(["a"])))  # build
     image_encoder = ImageEncoder(embedding_dim=config.text_hidden_dim)
-    joint = JointEmbedding(text_encoder, image_encoder, match_key="content_key")
+    swap_groups = []
+    for name, count in (("shape", config.text_encoder_shape_negatives), ("color", config.text_encoder_color_negatives)):
+        words = _attribute_word_ids(run, name)
+        swap_groups += [words] * count if words else []
+    joint = JointEmbedding(
+        text_encoder, image_encoder, gamma=config.text_encoder_gamma, match_key="content_key",
+        swap_groups=swap_groups, seed=config.seed,
+    )
     joint.compile(optimizer=keras.optimizers.Adam(1e-3))
     key = text_encoder.input_key
     batches = run.pipeline(0, 0).map(
@@ -190,6 +215,18 @@ def _pretrain_text_encoder(run, verbose):
     joint.fit(batches, epochs=config.text_encoder_epochs, steps_per_epoch=run.steps, verbose=verbose)
     text_encoder.save(run.dir.file(TEXT_ENCODER_FILE))
     return text_encoder, image_encoder
+
+
+def _attribute_word_ids(run, name):
+    """Token ids of the shapes words of attribute `name` (`"shape"`, `"color"`) in the run's
+    vocabulary, for counterfactual captions; [] unless the run is on shapes data with the word
+    encoder (or fewer than two of the words are known)."""
+    if run.config.data != "shapes" or run.config.text_encoder != "word_rnn":
+        return []
+    from tfgan_text.data.shapes import ATTRIBUTE_NAMES
+
+    words = [run.vocabulary.id(word) for word in ATTRIBUTE_NAMES[name] if word in run.vocabulary]
+    return words if len(words) > 1 else []
 
 
 def _validation_recall(run, text_encoder, image_encoder, num_images=1000):
