@@ -27,6 +27,7 @@ import sys
 import tempfile
 
 from tfgan_text.errors import UserError
+from tfgan_text.export import quiet_tensorflow
 from tfgan_text.export.versions import latest_version_dir
 from tfgan_text.generate import MODEL_FILE, resolve_model_dir
 
@@ -102,7 +103,7 @@ def _load(model_dir, method, beam_width):
     if os.path.isfile(os.path.join(model_dir, MODEL_FILE)):
         return _keras_captioner(model_dir, method, beam_width)
     version_dir = latest_version_dir(model_dir)
-    with _quiet_tensorflow():
+    with quiet_tensorflow():
         try:
             loaded = tf.saved_model.load(version_dir)
         except (OSError, ValueError) as error:
@@ -175,20 +176,6 @@ def _exported_beam_width(version_dir):
         return BEAM_WIDTH
     except (OSError, ValueError, KeyError, TypeError):
         raise UserError(f"{path}: not the captioner.json of an export") from None
-
-
-@contextlib.contextmanager
-def _quiet_tensorflow():
-    """Silences TensorFlow's Python notes (loading a SavedModel's assets): not for users."""
-    import tensorflow as tf
-
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel("ERROR")
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 @contextlib.contextmanager

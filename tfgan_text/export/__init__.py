@@ -57,7 +57,7 @@ def export_run(run_dir, name, to="saved_models", version=None, onnx=False, beam_
         export(directory)
         vocabulary.save(os.path.join(directory, EXTRA_DIR))
 
-    with _quiet_tensorflow():
+    with quiet_tensorflow():
         version, path = write_version(model_root, write, version)
         onnx_path = write_onnx(model_root) if onnx else None
     return {"version": version, "saved_model": path, "onnx": onnx_path}
@@ -96,8 +96,8 @@ def _image_to_text_export(model, run_dir, beam_width):
 
 
 @contextlib.contextmanager
-def _quiet_tensorflow():
-    """Silences TensorFlow's notes while saving (table initializers, assets): not for users."""
+def quiet_tensorflow():
+    """Silences TensorFlow's Python notes while saving or loading (table initializers, assets): not for users."""
     import tensorflow as tf
 
     logger = tf.get_logger()
