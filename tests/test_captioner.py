@@ -1,5 +1,7 @@
 """Tests of the CNN -> LSTM caption generator and its maximum-likelihood training step."""
 
+import os
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -136,3 +138,18 @@ class ImageEncoderPoolingTest(TestCase):
     def test_unknown_pooling_is_a_user_error(self):
         with self.assertRaisesRegex(UserError, "pooling must be one of average, flatten; got 'max'"):
             ImageEncoder(pooling="max")
+
+
+class ApplicationsBackboneTest(TestCase):
+    def test_keras_applications_backbone_with_a_weights_file(self):
+        """A user's `keras.applications` backbone (weights from their file) as the image encoder."""
+        path = os.path.join(self.temp_dir(), "backbone.weights.h5")
+        options = dict(input_shape=(32, 32, 3), alpha=0.35, include_top=False, pooling="avg")
+        keras.applications.MobileNetV2(weights=None, **options).save_weights(path)
+        backbone = keras.applications.MobileNetV2(weights=path, **options)
+        captioner = Captioner(VOCABULARY, max_length=LENGTH, embedding_dim=8, hidden_dim=16, image_encoder=backbone)
+        captioner.build({"image": (None, 32, 32, 3)})
+        batch = dict(_batch(2), image=np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32))
+        self.assertEqual(tuple(captioner(batch).shape), (2, LENGTH - 1, VOCABULARY))
+        self.assertEqual(tuple(captioner.initial_state(captioner.encode_images(batch["image"]))[0].shape), (2, 16))
+        self.assert_saving_round_trip(captioner, batch, atol=1e-5)

@@ -33,7 +33,9 @@ class Captioner(keras.Model):
         hidden_dim: int, width of the LSTM state.
         image_encoder: Keras model mapping images `[B, S, S, 3]` in [-1, 1] to a feature
             `[B, F]` or to a dict with a `"global"` entry; default a from-scratch
-            `ImageEncoder(embedding_dim=hidden_dim, regions=False)`.
+            `ImageEncoder(embedding_dim=hidden_dim, regions=False)`. A `keras.applications`
+            backbone built with `include_top=False, pooling="avg", weights=YOUR_FILE` fits
+            (e.g. MobileNetV2, which takes [-1, 1] inputs as given here).
         dropout: float, dropout on the LSTM output before the token scores (training only).
         **kwargs: passed to `keras.Model`.
 
