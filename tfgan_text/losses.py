@@ -211,11 +211,9 @@ def caption_discriminator_loss(
     Returns:
         float tensor `[B]`.
     """
-    _check_label_smoothing(label_smoothing)
-    return (
-        sigmoid_cross_entropy(real_logits, 1.0 - label_smoothing)
-        + fake_weight * sigmoid_cross_entropy(fake_logits, 0.0)
-        + wrong_weight * sigmoid_cross_entropy(wrong_logits, 0.0)
+    return gan_cls_discriminator_loss(
+        real_logits, wrong_logits, fake_logits, label_smoothing=label_smoothing, wrong_weight=wrong_weight,
+        fake_weight=fake_weight,
     )
 
 

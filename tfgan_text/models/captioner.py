@@ -135,7 +135,7 @@ class Captioner(keras.Model):
         return self.sequence_logits(features, inputs["token_ids"][:, :-1], training=training)
 
     def _loss_and_update(self, batch, training):
-        token_ids = _first_caption(batch["token_ids"])
+        token_ids = first_caption(batch["token_ids"])
         logits = self({"image": batch["image"], "token_ids": token_ids}, training=training)
         targets = token_ids[:, 1:]
         per_example = losses.caption_crossentropy(logits, targets)
@@ -184,7 +184,8 @@ class Captioner(keras.Model):
         return cls(**config)
 
 
-def _first_caption(token_ids):
+def first_caption(token_ids):
     """`[B, T]` ids: the first caption of each image when several are given (`[B, K, T]`)."""
+    token_ids = ops.convert_to_tensor(token_ids)
     return token_ids[:, 0] if len(token_ids.shape) == 3 else token_ids
 

@@ -79,6 +79,19 @@ def greedy_search(captioner, features, max_length=None):
     """
     steps = _num_steps(captioner, max_length)
     forbidden = _forbidden(captioner.vocabulary_size)
+
+    def choose(t, logits):
+        log_probs = _log_probs(logits)
+        return tf.argmax(_mask(log_probs, forbidden), axis=-1, output_type=tf.int64), log_probs
+
+    return _decode_loop(captioner, features, steps, choose)
+
+
+def _decode_loop(captioner, features, steps, choose):
+    """The loop every one-hypothesis decoder shares: from `<start>`, `choose(t, logits)` gives
+    each step's tokens int64 `[B]` and the log-probabilities `[B, V]` they are scored by;
+    finished rows get `PAD_ID` and stop accumulating `log_prob`; the loop leaves early once
+    every row has produced `<end>`. Returns `(token_ids [B, steps], log_prob [B])`."""
     features = tf.convert_to_tensor(features)
     batch = tf.shape(features)[0]
     columns = tf.range(steps)
@@ -88,8 +101,7 @@ def greedy_search(captioner, features, max_length=None):
 
     def body(t, previous, state, token_ids, log_prob, finished):
         logits, new_state = captioner.step(previous, state, training=False)
-        log_probs = _log_probs(logits)
-        token = tf.argmax(_mask(log_probs, forbidden), axis=-1, output_type=tf.int64)
+        token, log_probs = choose(t, logits)
         token = tf.where(finished, tf.constant(PAD_ID, tf.int64), token)
         gained = tf.gather(log_probs, token, batch_dims=1)
         log_prob += tf.where(finished, tf.zeros_like(gained), gained)
@@ -165,40 +177,17 @@ def sample(captioner, features, seeds, temperature=1.0, top_k=0, max_length=None
     top_k = top_k if 0 < top_k < vocabulary_size else 0
     forbidden = _forbidden(vocabulary_size)
     temperature = tf.cast(temperature, tf.float32)
-    features = tf.convert_to_tensor(features)
-    batch = tf.shape(features)[0]
     uniforms = _row_uniforms(seeds, steps)
-    columns = tf.range(steps)
 
-    def keep_going(t, *_):
-        return t < steps
-
-    def body(t, previous, state, token_ids, log_prob, finished):
-        logits, new_state = captioner.step(previous, state, training=False)
+    def choose(t, logits):
         scores = _mask(tf.cast(logits, tf.float32) / temperature, forbidden)
         if top_k:
             kept = _one_hot_any(tf.math.top_k(scores, top_k).indices, vocabulary_size)
             scores = tf.where(kept, scores, _NEG_INF)
         log_probs = tf.nn.log_softmax(scores, axis=-1)
-        token = _inverse_cdf(tf.exp(log_probs), tf.gather(uniforms, t, axis=1))
-        token = tf.where(finished, tf.constant(PAD_ID, tf.int64), token)
-        gained = tf.gather(log_probs, token, batch_dims=1)
-        log_prob += tf.where(finished, tf.zeros_like(gained), gained)
-        token_ids = tf.where(tf.equal(columns, t)[None, :], token[:, None], token_ids)
-        finished = tf.logical_or(finished, tf.equal(token, END_ID))
-        t = tf.where(tf.reduce_all(finished), steps, t + 1)
-        return t, token, new_state, token_ids, log_prob, finished
+        return _inverse_cdf(tf.exp(log_probs), tf.gather(uniforms, t, axis=1)), log_probs
 
-    initial = (
-        tf.constant(0),
-        tf.fill([batch], tf.constant(START_ID, tf.int64)),
-        captioner.initial_state(features),
-        tf.zeros([batch, steps], tf.int64),
-        tf.zeros([batch], tf.float32),
-        tf.zeros([batch], tf.bool),
-    )
-    _, _, _, token_ids, log_prob, _ = tf.while_loop(keep_going, body, initial, maximum_iterations=steps)
-    return token_ids, log_prob
+    return _decode_loop(captioner, features, steps, choose)
 
 
 def _inverse_cdf(probs, uniform):

@@ -16,20 +16,13 @@ from tfgan_text import losses
 from tfgan_text.errors import UserError
 from tfgan_text.models import rollouts
 from tfgan_text.models.caption_discriminator import CaptionDiscriminator
-from tfgan_text.models.captioner import Captioner
+from tfgan_text.models.captioner import Captioner, first_caption
 from tfgan_text.models.replicas import gather_replicas, replica_position
 from tfgan_text.text.vocabulary import START_ID
 
 __all__ = ["CaptionDiscriminator", "CaptionGAN", "SeqGAN"]
 
 BASELINES = ("mean", "greedy", "none")
-
-
-def first_caption(token_ids):
-    """int32 `[B, T]`: the first caption of each image when several are given (`[B, K, T]`)."""
-    token_ids = ops.convert_to_tensor(token_ids)
-    token_ids = token_ids[:, 0] if len(token_ids.shape) == 3 else token_ids
-    return ops.cast(token_ids, "int32")
 
 
 class CaptionGAN(keras.Model):
@@ -172,8 +165,8 @@ class CaptionGAN(keras.Model):
         """`d_steps` discriminator updates, then (unless `discriminator_only`) one generator update."""
         batch = data[0] if isinstance(data, (tuple, list)) else data
         images = ops.convert_to_tensor(batch["image"])
-        token_ids = first_caption(batch["token_ids"])
-        wrong_ids = first_caption(batch["wrong_token_ids"])
+        token_ids = ops.cast(first_caption(batch["token_ids"]), "int32")
+        wrong_ids = ops.cast(first_caption(batch["wrong_token_ids"]), "int32")
         local_size = ops.shape(images)[0]
         offset, global_size = replica_position(local_size)
         for _ in range(self.d_steps):
