@@ -118,7 +118,7 @@ class CaptionerTest(TestCase):
             self.assertAllClose(a, b, atol=1e-5)
 
 
-class ImageEncoderPoolingTest(TestCase):
+class ImageEncoderOptionsTest(TestCase):
     def test_flatten_pooling_keeps_where_things_are(self):
         image = np.zeros((1, 16, 16, 3), np.float32)
         image[0, :8, :8] = 1.0
@@ -135,9 +135,37 @@ class ImageEncoderPoolingTest(TestCase):
         restored = self.assert_serialization_round_trip(encoders["flatten"])
         self.assertEqual(restored.pooling, "flatten")
 
-    def test_unknown_pooling_is_a_user_error(self):
+    def test_coordinate_channels_let_average_pooling_see_where_things_are(self):
+        image = np.zeros((1, 32, 32, 3), np.float32)
+        image[0, 12:16, 4:8] = 1.0
+        moved = np.roll(image, 16, axis=2)  # a multiple of the strides, away from the borders
+        shift = {}
+        for coordinates in (False, True):
+            keras.utils.set_random_seed(0)
+            encoder = ImageEncoder(embedding_dim=8, filters=(4, 8), regions=False, coordinates=coordinates)
+            shift[coordinates] = np.abs(encoder(image)["global"] - encoder(moved)["global"]).max()
+        self.assertGreater(shift[True], 10 * shift[False])
+        restored = self.assert_serialization_round_trip(encoder)
+        self.assertTrue(restored.coordinates)
+
+    def test_max_pool_downsampling_gives_the_strided_shapes(self):
+        images = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+        outputs = {}
+        for downsampling in ("strided", "max_pool"):
+            encoder = ImageEncoder(embedding_dim=8, filters=(4, 8, 8), downsampling=downsampling, coordinates=True)
+            outputs[downsampling] = encoder(images)
+        self.assertEqual(outputs["max_pool"]["regions"].shape, outputs["strided"]["regions"].shape)
+        self.assertEqual(outputs["max_pool"]["global"].shape, (2, 8))
+        kernels = [w.shape for w in encoder.weights if len(w.shape) == 4]
+        self.assertEqual(kernels[0], (3, 3, 3 + 2, 4))  # 3x3, RGB and the two coordinate channels
+        restored = self.assert_serialization_round_trip(encoder)
+        self.assertEqual(restored.downsampling, "max_pool")
+
+    def test_unknown_pooling_or_downsampling_is_a_user_error(self):
         with self.assertRaisesRegex(UserError, "pooling must be one of average, flatten; got 'max'"):
             ImageEncoder(pooling="max")
+        with self.assertRaisesRegex(UserError, "downsampling must be one of strided, max_pool; got 'avg'"):
+            ImageEncoder(downsampling="avg")
 
 
 class ApplicationsBackboneTest(TestCase):

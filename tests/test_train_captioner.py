@@ -35,7 +35,7 @@ class TrainCaptionerTest(TestCase):
         self.assertTrue(os.path.exists(os.path.join(run, "samples", "captions_epoch_001.png")))
         self.assertEqual(int(model.optimizer.iterations.numpy()), 3)
         self.assertEqual(checkpoint_steps(run), [2, 3])
-        fresh = _build_mle_model(CaptionerSettings(**TINY).check(), model.vocabulary_size)
+        fresh = _build_mle_model(CaptionerSettings(**TINY).check(), model.vocabulary_size, total_steps=3)
         self.assertEqual(TrainingCheckpoint(os.path.join(run, "checkpoints")).restore(fresh), 3)
         for a, b, variable in zip(model.variables + model.optimizer.variables,
                                   fresh.variables + fresh.optimizer.variables, model.variables + model.optimizer.variables):
@@ -53,6 +53,10 @@ class TrainCaptionerTest(TestCase):
             train_captioner(run, verbose=0, **{**TINY, "batch_size": -4})
         with self.assertRaisesRegex(UserError, "unknown mode 'rl'"):
             train_captioner(run, verbose=0, **{**TINY, "mode": "rl"})
+        with self.assertRaisesRegex(UserError, "encoder-downsampling must be one of strided, max_pool, got 'avg'"):
+            train_captioner(run, verbose=0, **{**TINY, "encoder_downsampling": "avg"})
+        with self.assertRaisesRegex(UserError, "learning-rate-decay must be one of constant, cosine, got 'linear'"):
+            train_captioner(run, verbose=0, **{**TINY, "learning_rate_decay": "linear"})
         with self.assertRaisesRegex(UserError, "--mode seqgan starts from an MLE captioner: train one first"):
             train_captioner(run, verbose=0, mode="seqgan")
         with self.assertRaisesRegex(UserError, "holds no trained MLE captioner"):
@@ -85,7 +89,15 @@ class AdversarialRunTest(TestCase):
         super().setUpClass()
         cls.root = tempfile.mkdtemp()
         cls.mle = os.path.join(cls.root, "mle")
-        train_captioner(cls.mle, verbose=0, **TINY)
+        cls.mle_model = train_captioner(cls.mle, verbose=0, encoder_downsampling="max_pool", encoder_coordinates=True,
+                                        learning_rate_decay="cosine", **TINY)
+
+    def test_mle_options_cosine_decay_and_the_encoder_they_make(self):
+        optimizer = self.mle_model.optimizer
+        self.assertEqual(int(optimizer.iterations.numpy()), 3)
+        self.assertAllClose(optimizer.learning_rate, 1e-3 * 0.05)  # the end of the cosine: alpha = 5%
+        encoder = self.mle_model.image_encoder
+        self.assertEqual((encoder.downsampling, encoder.coordinates), ("max_pool", True))
 
     def test_seqgan_run_from_an_mle_run_and_its_resume(self):
         run = os.path.join(self.temp_dir(), "seqgan")
@@ -112,6 +124,12 @@ class AdversarialRunTest(TestCase):
         train_captioner(run, verbose=0, mode="gumbel", init_from=self.mle, steps_per_epoch=2, batch_size=4,
                         epochs=1, d_pretrain_epochs=0)
         self.assertTrue(os.path.exists(os.path.join(run, "samples", "captions_epoch_001.txt")))
+        # D's CNN starts as the MLE generator's: two D steps at 1e-4 later it is still close to it.
+        discriminator = load_model(os.path.join(run, "discriminator.keras"))
+        self.assertEqual((discriminator.image_encoder.downsampling, discriminator.image_encoder.coordinates),
+                         ("max_pool", True))
+        for a, b in zip(discriminator.image_encoder.trainable_weights, self.mle_model.image_encoder.trainable_weights):
+            self.assertAllClose(a, b, atol=1e-3, msg=a.path)
         with self.assertRaisesRegex(UserError, "comes from the MLE run"):
             train_captioner(os.path.join(self.temp_dir(), "other"), verbose=0, mode="gumbel", init_from=self.mle,
                             hidden_dim=64)

@@ -89,6 +89,8 @@ class TrainDCGANTest(TestCase):
             train_dcgan(run, verbose=0, **{**TINY, "image_size": 48})
         with self.assertRaisesRegex(UserError, "batch-size must be a positive integer"):
             train_dcgan(run, verbose=0, **{**TINY, "batch_size": -4})
+        with self.assertRaisesRegex(UserError, "text-encoder-image-downsampling must be one of strided, max_pool"):
+            train_dcgan(run, verbose=0, **{**TINY, "text_encoder_image_downsampling": "avg"})
         self.assertFalse(os.path.exists(run))
 
         train_dcgan(run, verbose=0, **TINY)

@@ -11,6 +11,12 @@ import sys
 from tfgan_text.errors import UserError
 
 
+def _on_off(text):
+    if text not in ("on", "off"):
+        raise argparse.ArgumentTypeError(f"expected on or off, got {text!r}")
+    return text == "on"
+
+
 def _positive_int(text):
     try:
         value = int(text)
@@ -107,7 +113,8 @@ def _train_text_encoder(args):
 
 CAPTIONER_FLAGS = {
     "data", "format", "epochs", "steps_per_epoch", "batch_size", "image_size", "seed", "mode", "init_from",
-    "embedding_dim", "hidden_dim", "max_length", "dropout", "learning_rate", "checkpoint_every", "d_learning_rate",
+    "embedding_dim", "hidden_dim", "encoder_downsampling", "encoder_coordinates", "max_length", "dropout",
+    "learning_rate", "learning_rate_decay", "checkpoint_every", "d_learning_rate",
     "d_pretrain_epochs", "d_steps", "mle_weight", "rollouts", "baseline", "rollout_update_rate",
     "temperature_initial", "temperature_min", "temperature_decay",
 }
@@ -119,9 +126,14 @@ def _add_captioner_arguments(parser):
     parser.add_argument("--init-from", default=None, help="the MLE run an adversarial run starts from")
     parser.add_argument("--embedding-dim", type=_positive_int, default=None, help="word embedding width")
     parser.add_argument("--hidden-dim", type=_positive_int, default=None, help="LSTM width")
+    parser.add_argument("--encoder-downsampling", default=None, choices=("strided", "max_pool"),
+                        help="CNN blocks halve maps by strided 4x4 or by 3x3 + max pooling")
+    parser.add_argument("--encoder-coordinates", default=None, type=_on_off,
+                        help="on/off: row and column channels into every CNN block (CoordConv)")
     parser.add_argument("--max-length", type=_positive_int, default=None, help="ids per caption")
     parser.add_argument("--dropout", type=float, default=None, help="dropout before the token scores")
     parser.add_argument("--learning-rate", type=float, default=None, help="G's rate: 1e-3 for mle, 1e-4 adversarial")
+    parser.add_argument("--learning-rate-decay", default=None, choices=("constant", "cosine"), help="mle: schedule")
     parser.add_argument("--checkpoint-every", type=_positive_int, default=None, help="steps between checkpoints")
     adversarial = parser.add_argument_group("adversarial modes (seqgan, gumbel)")
     adversarial.add_argument("--d-learning-rate", type=float, default=None, help="discriminator rate (1e-4)")

@@ -1,11 +1,13 @@
 """A small convolutional image encoder giving region features and a global feature (DAMSM)."""
 
 import keras
+import numpy as np
 from keras import ops
 
 from tfgan_text.errors import UserError
 
 POOLINGS = ("average", "flatten")
+DOWNSAMPLINGS = ("strided", "max_pool")
 
 
 @keras.saving.register_keras_serializable(package="tfgan_text")
@@ -27,6 +29,13 @@ class ImageEncoder(keras.Model):
         pooling: str, how the last map becomes the global feature: `"average"` (global average
             pooling, as AttnGAN) or `"flatten"` (every cell to the linear layer: keeps where
             things are, which captions that name places need).
+        downsampling: str, how each block halves the map: `"strided"` (a stride-2 4x4
+            convolution, the DCGAN/AttnGAN way) or `"max_pool"` (a 3x3 convolution at the
+            block's full resolution, then 2x2 max pooling, as VGG: keeps the corners of small
+            shapes, which a stride-2 first layer blurs).
+        coordinates: bool, give every block two more input channels holding the row and
+            column of each cell in [-1, 1] (CoordConv, Liu et al. 2018), so that filters can
+            respond to where a thing is and average pooling keeps it.
         **kwargs: passed to `keras.Model`.
 
     Example:
@@ -34,17 +43,22 @@ class ImageEncoder(keras.Model):
         >>> out = encoder(np.zeros([2, 32, 32, 3], "float32"))  # regions [2, 16, 16, 64], global [2, 64]
     """
 
-    def __init__(self, embedding_dim=256, filters=(32, 64, 128, 256), regions=True, pooling="average", **kwargs):
+    def __init__(self, embedding_dim=256, filters=(32, 64, 128, 256), regions=True, pooling="average",
+                 downsampling="strided", coordinates=False, **kwargs):
         super().__init__(**kwargs)
         if len(filters) < 2:
             raise UserError(f"filters must have at least 2 widths; got {filters!r}")
         if pooling not in POOLINGS:
             raise UserError(f"pooling must be one of {', '.join(POOLINGS)}; got {pooling!r}")
+        if downsampling not in DOWNSAMPLINGS:
+            raise UserError(f"downsampling must be one of {', '.join(DOWNSAMPLINGS)}; got {downsampling!r}")
         self.embedding_dim = embedding_dim
         self.filters = tuple(filters)
         self.regions = regions
         self.pooling = pooling
-        self.blocks = [self._block(i, width) for i, width in enumerate(self.filters)]
+        self.downsampling = downsampling
+        self.coordinates = coordinates
+        self.blocks = [self._block(i, width, downsampling) for i, width in enumerate(self.filters)]
         if regions:
             self.region_projection = keras.layers.Conv2D(embedding_dim, 1, name="region_projection")
         if pooling == "average":
@@ -54,16 +68,23 @@ class ImageEncoder(keras.Model):
         self.global_projection = keras.layers.Dense(embedding_dim, name="global_projection")
 
     @staticmethod
-    def _block(index, width):
-        layers = [keras.layers.Conv2D(width, 4, strides=2, padding="same", use_bias=index == 0)]
+    def _block(index, width, downsampling):
+        if downsampling == "strided":
+            layers = [keras.layers.Conv2D(width, 4, strides=2, padding="same", use_bias=index == 0)]
+        else:
+            layers = [keras.layers.Conv2D(width, 3, padding="same", use_bias=index == 0)]
         if index > 0:
             layers.append(keras.layers.BatchNormalization(momentum=0.9, synchronized=True))
         layers.append(keras.layers.LeakyReLU(0.2))
+        if downsampling == "max_pool":
+            layers.append(keras.layers.MaxPooling2D(2))
         return keras.Sequential(layers, name=f"block_{index}")
 
     def build(self, input_shape):
         shape = tuple(input_shape)
         for block in self.blocks:
+            if self.coordinates:
+                shape = shape[:-1] + (shape[-1] + 2,)
             block.build(shape)
             shape = block.compute_output_shape(shape)
             if self.regions and block is self.blocks[-2]:
@@ -74,13 +95,24 @@ class ImageEncoder(keras.Model):
     def call(self, images, training=False):
         x = ops.convert_to_tensor(images, dtype=self.compute_dtype)
         for block in self.blocks[:-1]:
-            x = block(x, training=training)
+            x = block(self._with_coordinates(x), training=training)
         outputs = {"regions": self.region_projection(x)} if self.regions else {}
-        x = self.blocks[-1](x, training=training)
+        x = self.blocks[-1](self._with_coordinates(x), training=training)
         return {**outputs, "global": self.global_projection(self.pool(x))}
+
+    def _with_coordinates(self, x):
+        """`x` `[B, H, W, C]` with row and column channels appended (when `coordinates`)."""
+        if not self.coordinates:
+            return x
+        height, width = x.shape[1], x.shape[2]
+        rows, cols = np.meshgrid(np.linspace(-1, 1, height), np.linspace(-1, 1, width), indexing="ij")
+        grid = ops.convert_to_tensor(np.stack([rows, cols], axis=-1)[None], dtype=x.dtype)
+        grid = ops.broadcast_to(grid, (ops.shape(x)[0], height, width, 2))
+        return ops.concatenate([x, grid], axis=-1)
 
     def get_config(self):
         config = super().get_config()
         config.update({"embedding_dim": self.embedding_dim, "filters": self.filters, "regions": self.regions,
-                       "pooling": self.pooling})
+                       "pooling": self.pooling, "downsampling": self.downsampling,
+                       "coordinates": self.coordinates})
         return config

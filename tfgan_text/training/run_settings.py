@@ -26,6 +26,12 @@ class RunSettings:
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise UserError(f"{flag(name)} must be a positive integer, got {value!r}")
 
+    def check_choice(self, name, choices):
+        """Raises `UserError` unless field `name` is one of `choices`."""
+        value = getattr(self, name)
+        if value not in choices:
+            raise UserError(f"{flag(name)} must be one of {', '.join(choices)}, got {value!r}")
+
     def resumed_from(self, saved, given):
         """The saved settings, with the training fields the user `given` explicitly."""
         for name in self.ARCHITECTURE:

@@ -24,7 +24,7 @@ from tfgan_text.models import load_model
 from tfgan_text.models.caption_discriminator import CaptionDiscriminator
 from tfgan_text.models.captioner import Captioner
 from tfgan_text.models.gumbel import GumbelCaptionGAN
-from tfgan_text.models.image_encoder import ImageEncoder
+from tfgan_text.models.image_encoder import DOWNSAMPLINGS, POOLINGS, ImageEncoder
 from tfgan_text.models.seqgan import SeqGAN
 from tfgan_text.text.tokenizer import Tokenizer
 from tfgan_text.text.vocabulary import SETTINGS_FILE, VOCAB_FILE, Vocabulary
@@ -35,6 +35,7 @@ from tfgan_text.training.run_dir import RunDir
 from tfgan_text.training.run_settings import RunSettings, flag
 from tfgan_text.training.strategy import select_strategy
 
+LEARNING_RATE_DECAYS = ("constant", "cosine")
 MODES = ("mle", "seqgan", "gumbel")
 MODEL_FILE = "model.keras"
 DISCRIMINATOR_FILE = "discriminator.keras"
@@ -62,6 +63,8 @@ class CaptionerSettings(RunSettings):
     hidden_dim: int = 256
     encoder_filters: tuple = (32, 64, 128, 256)
     encoder_pooling: str = "average"
+    encoder_downsampling: str = "strided"
+    encoder_coordinates: bool = False
     max_length: int = 32
     min_count: int = 1
     dropout: float = 0.0
@@ -70,6 +73,8 @@ class CaptionerSettings(RunSettings):
     steps_per_epoch: int | None = None
     batch_size: int = 64
     learning_rate: float | None = None
+    # "cosine": MLE's rate decays to 5% of `learning_rate` over `epochs` (Loshchilov & Hutter 2017).
+    learning_rate_decay: str = "constant"
     checkpoint_every: int = 200
     # adversarial (seqgan, gumbel)
     d_learning_rate: float = 1e-4
@@ -84,10 +89,10 @@ class CaptionerSettings(RunSettings):
     temperature_decay: float = 1e-4
 
     ARCHITECTURE = ("mode", "image_size", "embedding_dim", "hidden_dim", "encoder_filters", "encoder_pooling",
-                    "max_length", "min_count")
+                    "encoder_downsampling", "encoder_coordinates", "max_length", "min_count")
     # Taken from the MLE run an adversarial run starts from.
     INHERITED = ("data", "format", "seed", "image_size", "embedding_dim", "hidden_dim", "encoder_filters",
-                 "encoder_pooling", "max_length", "min_count", "dropout")
+                 "encoder_pooling", "encoder_downsampling", "encoder_coordinates", "max_length", "min_count", "dropout")
 
     def __post_init__(self):
         self.encoder_filters = tuple(self.encoder_filters)
@@ -103,6 +108,9 @@ class CaptionerSettings(RunSettings):
             raise UserError(f"encoder-filters must be at least 2 positive integers, got {list(self.encoder_filters)}")
         if not 0.0 <= self.dropout < 1.0:
             raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
+        self.check_choice("encoder_pooling", POOLINGS)
+        self.check_choice("encoder_downsampling", DOWNSAMPLINGS)
+        self.check_choice("learning_rate_decay", LEARNING_RATE_DECAYS)
         for name in ("learning_rate", "d_learning_rate"):
             value = getattr(self, name)
             if value is not None and value <= 0:
@@ -186,7 +194,7 @@ def train_captioner(out, resume=False, strategy="auto", callbacks=(), verbose="a
     config = run.config
     with select_strategy(strategy).scope():
         if config.mode == "mle":
-            model = _build_mle_model(config, len(run.vocabulary))
+            model = _build_mle_model(config, len(run.vocabulary), total_steps=config.epochs * run.steps)
             captioner = lambda: model  # noqa: E731
         else:
             model = _build_adversarial_model(run, verbose)
@@ -235,16 +243,20 @@ def _json_ready(settings):
 
 def _new_captioner(config, vocabulary_size):
     encoder = ImageEncoder(embedding_dim=config.hidden_dim, filters=config.encoder_filters, regions=False,
-                           pooling=config.encoder_pooling, name="image_encoder")
+                           pooling=config.encoder_pooling, downsampling=config.encoder_downsampling,
+                           coordinates=config.encoder_coordinates, name="image_encoder")
     captioner = Captioner(vocabulary_size, max_length=config.max_length, embedding_dim=config.embedding_dim,
                           hidden_dim=config.hidden_dim, image_encoder=encoder, dropout=config.dropout)
     captioner.build({"image": (None, config.image_size, config.image_size, 3)})
     return captioner
 
 
-def _build_mle_model(config, vocabulary_size):
+def _build_mle_model(config, vocabulary_size, total_steps):
     captioner = _new_captioner(config, vocabulary_size)
-    captioner.compile(optimizer=keras.optimizers.Adam(config.generator_learning_rate))
+    rate = config.generator_learning_rate
+    if config.learning_rate_decay == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=total_steps, alpha=0.05)
+    captioner.compile(optimizer=keras.optimizers.Adam(rate))
     return captioner
 
 
@@ -275,14 +287,19 @@ def _build_adversarial_model(run, verbose):
 
 
 def _pretrained_discriminator(run, captioner, verbose):
-    """D trained alone against the MLE generator's samples for `d_pretrain_epochs` (SeqGAN's D
-    pretraining), then saved in the run."""
+    """D, its image encoder initialised from G's, trained alone against the MLE generator's
+    samples for `d_pretrain_epochs` (SeqGAN's D pretraining), then saved in the run."""
     config = run.config
     encoder = ImageEncoder(embedding_dim=config.hidden_dim, filters=config.encoder_filters, regions=False,
-                           pooling=config.encoder_pooling, name="image_encoder")
+                           pooling=config.encoder_pooling, downsampling=config.encoder_downsampling,
+                           coordinates=config.encoder_coordinates, name="image_encoder")
     discriminator = CaptionDiscriminator(len(run.vocabulary), embedding_dim=config.embedding_dim,
                                          hidden_dim=config.hidden_dim, image_encoder=encoder)
     discriminator.build({"image": (None, config.image_size, config.image_size, 3)})
+    # D's CNN starts as G's, trained by MLE: Dai et al. 2017 give both the same pretrained CNN.
+    # One trained from scratch in D's short pretraining hardly sees shapes, so D cannot tell a
+    # caption that names the wrong shape from a true one.
+    encoder.set_weights(captioner.image_encoder.get_weights())
     if config.d_pretrain_epochs:
         pretraining = _adversarial_model(config, captioner, discriminator, discriminator_only=True)
         pretraining.compile(d_optimizer=keras.optimizers.Adam(config.d_learning_rate))

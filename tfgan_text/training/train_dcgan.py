@@ -17,7 +17,7 @@ from tfgan_text.data.pipeline import steps_per_epoch, training_pipeline
 from tfgan_text.errors import UserError
 from tfgan_text.models import load_model
 from tfgan_text.models.dcgan import DCGANDiscriminator, DCGANGenerator, TextConditionalDCGAN
-from tfgan_text.models.image_encoder import ImageEncoder
+from tfgan_text.models.image_encoder import DOWNSAMPLINGS, ImageEncoder
 from tfgan_text.metrics.retrieval import caption_to_image_recall
 from tfgan_text.models.joint_embedding import JointEmbedding
 from tfgan_text.models.text_encoder import CharCNNRNNEncoder, WordRNNEncoder, char_ids
@@ -71,6 +71,9 @@ class DCGANSettings(RunSettings):
     # 0.98 -> 0.79 after 3 epochs, bench/text_embedding_separation.py) at 2.75x the stage-1
     # cost; off by default until a quality run shows the GAN gains from it.
     text_encoder_gamma: float = 10.0
+    # Stage 1's image encoder halves its maps by "strided" convolutions or "max_pool" (3x3
+    # convolutions at full resolution, VGG-like), see `ImageEncoder`.
+    text_encoder_image_downsampling: str = "strided"
     text_encoder_shape_negatives: int = 0
     text_encoder_color_negatives: int = 0
     loss: str = "gan_cls"
@@ -101,6 +104,7 @@ class DCGANSettings(RunSettings):
             raise UserError(f"text-encoder-gamma must be > 0, got {self.text_encoder_gamma!r}")
         if not 0.0 <= self.counterfactual_wrong_rate <= 1.0:
             raise UserError(f"counterfactual-wrong-rate must be in [0, 1], got {self.counterfactual_wrong_rate!r}")
+        self.check_choice("text_encoder_image_downsampling", DOWNSAMPLINGS)
         if self.image_size not in (32, 64, 128):
             raise UserError(f"image size must be 32, 64 or 128, got {self.image_size}")
         if self.text_encoder not in TEXT_ENCODERS:
@@ -201,7 +205,7 @@ def _pretrain_text_encoder(run, verbose):
     config = run.config
     text_encoder = _new_text_encoder(config, len(run.vocabulary))
     text_encoder(run.tokenize(tf.constant(["a"])))  # build
-    image_encoder = ImageEncoder(embedding_dim=config.text_hidden_dim)
+    image_encoder = ImageEncoder(embedding_dim=config.text_hidden_dim, downsampling=config.text_encoder_image_downsampling)
     swap_groups = []
     for name, count in (("shape", config.text_encoder_shape_negatives), ("color", config.text_encoder_color_negatives)):
         words = _attribute_word_ids(run, name)
