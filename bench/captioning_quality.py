@@ -4,8 +4,10 @@ Trains (or, with `--reuse`, takes the finished runs in `--out`) an MLE captioner
 and a Gumbel run that both start from it, and evaluates each on the `test` and
 `compositional` splits with `tfgan_text.caption_evaluation`: BLEU-4 and CIDEr-D of beam-search
 captions (width 3), attribute correctness (colour, shape, size, position and object count
-words true of the image; `all_correct`: all of them, every object named), corpus Div-2 of the
-beam captions, and Div-2 and self-BLEU of 5 sampled captions per image. Prints one JSON line.
+words true of the image; `all_correct`: all of them, every object named), corpus Div-2 and
+vocabulary of the beam captions, and Div-2 and self-BLEU of 5 sampled captions per image. The
+same diversity figures of the human captions (`references`) are the yardstick. Prints one JSON
+line.
 
 Run: `python bench/captioning_quality.py --out runs/captioning_quality [--mle-epochs 40]
 [--adversarial-epochs 2 --adversarial-steps 100 --adversarial-batch-size 32] [--reuse]`
@@ -19,7 +21,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from tfgan_text import data  # noqa: E402
-from tfgan_text.caption_evaluation import evaluate_captioner  # noqa: E402
+from tfgan_text.caption_evaluation import evaluate_captioner, reference_diversity  # noqa: E402
 from tfgan_text.models import load_model  # noqa: E402
 from tfgan_text.training.train_captioner import train_captioner  # noqa: E402
 
@@ -75,10 +77,17 @@ def main():
     for name, (run_dir, settings) in stages.items():
         seconds = train_stage(run_dir, args.reuse, **settings)
         report[name] = {"train_wall_s": seconds, **evaluate(run_dir, args.image_size, args.num_images)}
+    report["references"] = {
+        split: {name: round(value, 4) for name, value in reference_diversity(
+            data.load("shapes", split=split, image_size=args.image_size), mle, args.num_images).items()}
+        for split in SPLITS
+    }
     mle_test = report["mle"]["test"]
     for name in ("seqgan", "gumbel"):
         test = report[name]["test"]
         report[f"{name}_vs_mle"] = {
+            "corpus_div_2_change": round(test["corpus_div_2"] - mle_test["corpus_div_2"], 4),
+            "vocabulary_change": test["vocabulary_used"] - mle_test["vocabulary_used"],
             "div_2_change": round(test["div_2"] - mle_test["div_2"], 4),
             "self_bleu_change": round(test["self_bleu"] - mle_test["self_bleu"], 4),
             "cider_d_ratio": round(test["CIDEr-D"] / mle_test["CIDEr-D"], 4),

@@ -7,6 +7,10 @@ accuracy on images generated from the captions of the `test` and `compositional`
 to its accuracy on the real images of those splits.
 
 Run: `python bench/dcgan_quality.py --minutes 30 --out runs/quality [--set spectral_norm=true ...]`
+
+On a shared, loaded machine a wall-clock budget buys fewer steps than on an idle one; with
+`--gan-steps N` training also stops after N GAN steps, so that runs made side by side with other
+work compare at the same number of steps (quote the idle machine's time per step with it).
 """
 
 import argparse
@@ -26,15 +30,17 @@ from tfgan_text.text.tokenizer import Tokenizer  # noqa: E402
 from tfgan_text.training.train_dcgan import train_dcgan  # noqa: E402
 
 
-class TimeBudget(keras.callbacks.Callback):
-    """Stops training once `seconds` have passed since `start`."""
+class Budget(keras.callbacks.Callback):
+    """Stops training once `seconds` have passed since `start`, or after `steps` GAN steps."""
 
-    def __init__(self, start, seconds):
+    def __init__(self, start, seconds, steps=None):
         super().__init__()
-        self.start, self.seconds = start, seconds
+        self.start, self.seconds, self.steps = start, seconds, steps
 
     def on_train_batch_end(self, batch, logs=None):
-        if time.perf_counter() - self.start > self.seconds:
+        out_of_time = time.perf_counter() - self.start > self.seconds
+        out_of_steps = self.steps is not None and int(self.model.d_optimizer.iterations.numpy()) >= self.steps
+        if out_of_time or out_of_steps:
             self.model.stop_training = True
 
 
@@ -68,6 +74,7 @@ def evaluate(model, tokenizer, classifier, image_size, seed, num_examples):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget of training (both stages)")
+    parser.add_argument("--gan-steps", type=int, default=None, help="also stop after this many GAN steps")
     parser.add_argument("--out", default="runs/quality")
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -81,7 +88,7 @@ def main():
     start = time.perf_counter()
     model = train_dcgan(
         args.out, image_size=args.image_size, batch_size=args.batch_size, epochs=1000, seed=args.seed,
-        callbacks=[TimeBudget(start, args.minutes * 60)], verbose=2, **settings,
+        callbacks=[Budget(start, args.minutes * 60, args.gan_steps)], verbose=2, **settings,
     )
     train_seconds = time.perf_counter() - start
     steps = int(model.d_optimizer.iterations.numpy())

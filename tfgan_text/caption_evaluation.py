@@ -104,3 +104,25 @@ def evaluate_captioner(captioner, vocabulary_dir, dataset, num_images=None, beam
     figures["num_images"] = len(images)
     figures["examples"] = [{"generated": g, "reference": r[0]} for g, r in zip(generated[:5], references[:5])]
     return figures
+
+
+def reference_diversity(dataset, vocabulary_dir, num_images=None, per_image=5):
+    """The same diversity figures for the human captions of `dataset`: the yardstick of the
+    generated ones (more diverse than people is not better).
+
+    `corpus_div_1`, `corpus_div_2`, `vocabulary_used` of each image's first caption (as the one
+    beam caption per image), `div_1`, `div_2`, `self_bleu` of its first `per_image` captions (as
+    the sampled sets); captions are tokenised by the run's rule, as in `evaluate_captioner`.
+    """
+    _, references, _ = read_split(dataset, num_images)
+    tokens = PyTokenizer.load(vocabulary_dir).tokens
+    sets = [[" ".join(tokens(c)) for c in captions[:per_image]] for captions in references]
+    first = [captions[0] for captions in sets]
+    return {
+        "corpus_div_1": diversity.div_n([first], 1),
+        "corpus_div_2": diversity.div_n([first], 2),
+        "vocabulary_used": diversity.vocabulary_used(first),
+        "div_1": diversity.div_n(sets, 1),
+        "div_2": diversity.div_n(sets, 2),
+        "self_bleu": diversity.self_bleu(sets),
+    }
