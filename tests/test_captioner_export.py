@@ -131,17 +131,19 @@ def _write_images(directory):
 def _write_captioner_run(directory):
     """An (untrained) tiny captioner run: model.keras and its vocabulary.
 
-    Its image features barely vary at initialisation, so the initial state's weights are scaled
-    up, and the `<end>` score gets a bias: captions differ by image and end at various lengths.
+    Its image features barely vary at initialisation, so the weights from the pooled feature to
+    the initial state are scaled up, and the `<end>` score gets a bias: captions differ by image
+    and end at various lengths.
     """
     vocabulary = Vocabulary.build(CAPTIONS, max_length=12)
     vocabulary.save(directory)
     model = Captioner(
         len(vocabulary), max_length=vocabulary.max_length, embedding_dim=8, hidden_dim=16,
-        image_encoder=ImageEncoder(embedding_dim=16, filters=(8, 16), regions=False),
+        image_encoder=ImageEncoder(embedding_dim=16, filters=(8, 16), regions=False, downsampling="max_pool",
+                                   coordinates=True),
     )
     model({"image": np.zeros([2, SIZE, SIZE, 3], "float32"), "token_ids": np.zeros([2, vocabulary.max_length], "int64")})
-    for layer in (model.initial_h, model.initial_c):
+    for layer in (model.image_encoder.global_projection, model.initial_h, model.initial_c):
         layer.kernel.assign(layer.kernel * 10.0)
     bias = model.token_scores.bias.numpy()
     bias[END_ID] += 0.3
@@ -191,7 +193,8 @@ class CaptionerExportTestCase(TestCase):
         rng = np.random.default_rng(1)
         for index in range(16):
             path = os.path.join(exported.root, "images", f"square_{index}.png")
-            Image.fromarray(rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)).save(path)
+            pixels = rng.integers(0, 256, 3) + rng.integers(-40, 40, (SIZE, SIZE, 3))  # a colour of its own, noisy
+            Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path)
             cls.square_paths.append(path)
         cls.square_bytes = tf.constant([_read(path) for path in cls.square_paths])
 
