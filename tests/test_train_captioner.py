@@ -71,6 +71,22 @@ class TrainCaptionerTest(TestCase):
             train_captioner(run, resume=True, verbose=0, hidden_dim=32)
         self.assertEqual(tree_digest(run), before)
 
+    def test_a_run_saved_before_the_encoder_options_resumes_and_starts_adversarial_runs(self):
+        run = os.path.join(self.temp_dir(), "old")
+        former = dict(encoder_downsampling="strided", encoder_coordinates=False, learning_rate_decay="constant")
+        train_captioner(run, verbose=0, **TINY, **former)
+        path = os.path.join(run, "run.json")
+        with open(path, encoding="utf-8") as file:
+            settings = json.load(file)
+        with open(path, "w", encoding="utf-8") as file:
+            json.dump({k: v for k, v in settings.items() if k not in former}, file)
+        resumed = train_captioner(run, resume=True, epochs=2, verbose=0)
+        self.assertEqual(resumed.image_encoder.downsampling, "strided")
+        self.assertEqual(int(resumed.optimizer.iterations.numpy()), 6)
+        seqgan = train_captioner(os.path.join(self.temp_dir(), "seqgan"), verbose=0, mode="seqgan", init_from=run,
+                                 steps_per_epoch=1, batch_size=4, epochs=1, rollouts=2, d_pretrain_epochs=0)
+        self.assertEqual(seqgan.image_encoder.downsampling, "strided")
+
     def test_cli_adversarial_mode_without_mle_run_is_one_line(self):
         out = os.path.join(self.temp_dir(), "adversarial")
         stderr = io.StringIO()

@@ -18,6 +18,14 @@ class RunSettings:
     """
 
     ARCHITECTURE = ()
+    # Fields added after runs had been saved without them, with the value those runs were
+    # trained with (which is not always today's default).
+    FORMER_VALUES = {}
+
+    @classmethod
+    def saved(cls, settings):
+        """A run's saved `run.json` settings, completed with `FORMER_VALUES` for fields it predates."""
+        return {**cls.FORMER_VALUES, **settings}
 
     def check_positive(self, names):
         """Raises `UserError` unless each field in `names` is an int > 0."""
@@ -34,6 +42,7 @@ class RunSettings:
 
     def resumed_from(self, saved, given):
         """The saved settings, with the training fields the user `given` explicitly."""
+        saved = self.saved(saved)
         for name in self.ARCHITECTURE:
             if name in given and given[name] != saved.get(name):
                 raise UserError(

@@ -63,8 +63,8 @@ class CaptionerSettings(RunSettings):
     hidden_dim: int = 256
     encoder_filters: tuple = (32, 64, 128, 256)
     encoder_pooling: str = "average"
-    encoder_downsampling: str = "strided"
-    encoder_coordinates: bool = False
+    encoder_downsampling: str = "max_pool"
+    encoder_coordinates: bool = True
     max_length: int = 32
     min_count: int = 1
     dropout: float = 0.0
@@ -74,7 +74,7 @@ class CaptionerSettings(RunSettings):
     batch_size: int = 64
     learning_rate: float | None = None
     # "cosine": MLE's rate decays to 5% of `learning_rate` over `epochs` (Loshchilov & Hutter 2017).
-    learning_rate_decay: str = "constant"
+    learning_rate_decay: str = "cosine"
     checkpoint_every: int = 200
     # adversarial (seqgan, gumbel)
     d_learning_rate: float = 1e-4
@@ -90,6 +90,8 @@ class CaptionerSettings(RunSettings):
 
     ARCHITECTURE = ("mode", "image_size", "embedding_dim", "hidden_dim", "encoder_filters", "encoder_pooling",
                     "encoder_downsampling", "encoder_coordinates", "max_length", "min_count")
+    # What runs saved before these fields existed were trained with.
+    FORMER_VALUES = {"encoder_downsampling": "strided", "encoder_coordinates": False, "learning_rate_decay": "constant"}
     # Taken from the MLE run an adversarial run starts from.
     INHERITED = ("data", "format", "seed", "image_size", "embedding_dim", "hidden_dim", "encoder_filters",
                  "encoder_pooling", "encoder_downsampling", "encoder_coordinates", "max_length", "min_count", "dropout")
@@ -226,7 +228,7 @@ def _inherited_settings(settings):
         raise UserError(f"--mode {mode} starts from an MLE captioner: {hint}")
     if not os.path.isfile(os.path.join(init_from, MODEL_FILE)):
         raise UserError(f"{init_from} holds no trained MLE captioner ({MODEL_FILE}): {hint}")
-    saved = RunDir(init_from).read_settings()
+    saved = CaptionerSettings.saved(RunDir(init_from).read_settings())
     if saved.get("mode") != "mle":
         raise UserError(f"{init_from} is a {saved.get('mode')!r} run, not an MLE captioner run: {hint}")
     for name in CaptionerSettings.INHERITED:
