@@ -139,23 +139,31 @@ def symmetric_matching_loss(image_embeddings, text_embeddings, gamma=10.0, label
     Returns:
         float32 tensor `[B]`.
     """
-    image = ops.cast(image_embeddings, "float32")
-    text = ops.cast(text_embeddings, "float32")
-    # max() inside the rsqrt, so a zero row normalises to zero with a finite gradient.
-    image = image * ops.rsqrt(ops.maximum(ops.sum(ops.square(image), axis=-1, keepdims=True), 1e-12))
-    text = text * ops.rsqrt(ops.maximum(ops.sum(ops.square(text), axis=-1, keepdims=True), 1e-12))
-    logits = gamma * ops.matmul(text, ops.transpose(image))
-    batch_size = ops.shape(logits)[0]
-    if labels is not None:
-        labels = ops.convert_to_tensor(labels)
-        same = ops.logical_and(
-            ops.equal(labels[:, None], labels[None, :]), ops.logical_not(ops.eye(batch_size, dtype="bool"))
-        )
-        logits = ops.where(same, -1e9, logits)
-    targets = ops.arange(batch_size)
+    logits = _batch_scores(_unit_rows(image_embeddings), _unit_rows(text_embeddings), gamma, labels)
+    targets = ops.arange(ops.shape(logits)[0])
     text_to_image = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
     image_to_text = ops.sparse_categorical_crossentropy(targets, ops.transpose(logits), from_logits=True)
     return text_to_image + image_to_text
+
+
+def _unit_rows(x):
+    """float32 `x` with each last-axis row scaled to unit length; a zero row stays zero."""
+    x = ops.cast(x, "float32")
+    # max() inside the rsqrt, so a zero row normalises to zero with a finite gradient.
+    return x * ops.rsqrt(ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), 1e-12))
+
+
+def _batch_scores(image, text, gamma, labels):
+    """`[B, B]` scores `gamma * text_i . image_j` of unit rows; with content `labels`, pairs
+    of equal content other than the diagonal are masked out (-1e9)."""
+    logits = gamma * ops.matmul(text, ops.transpose(image))
+    if labels is not None:
+        labels = ops.convert_to_tensor(labels)
+        same = ops.logical_and(
+            ops.equal(labels[:, None], labels[None, :]), ops.logical_not(ops.eye(ops.shape(logits)[0], dtype="bool"))
+        )
+        logits = ops.where(same, -1e9, logits)
+    return logits
 
 
 def token_mask(target_ids, pad_id=0):
@@ -265,24 +273,12 @@ def hard_negative_matching_loss(
     Returns:
         float32 tensor `[B]`.
     """
-
-    def unit(x):
-        x = ops.cast(x, "float32")
-        return x * ops.rsqrt(ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), 1e-12))
-
-    image, text, negatives = unit(image_embeddings), unit(text_embeddings), unit(negative_text_embeddings)
-    logits = gamma * ops.matmul(text, ops.transpose(image))
-    batch_size = ops.shape(logits)[0]
-    if labels is not None:
-        labels = ops.convert_to_tensor(labels)
-        same = ops.logical_and(
-            ops.equal(labels[:, None], labels[None, :]), ops.logical_not(ops.eye(batch_size, dtype="bool"))
-        )
-        logits = ops.where(same, -1e9, logits)
+    image, negatives = _unit_rows(image_embeddings), _unit_rows(negative_text_embeddings)
+    logits = _batch_scores(image, _unit_rows(text_embeddings), gamma, labels)
     negative_logits = gamma * ops.sum(image[:, None, :] * negatives, axis=-1)  # [B, K]
     if negative_mask is not None:
         negative_logits = ops.where(ops.convert_to_tensor(negative_mask), negative_logits, -1e9)
-    targets = ops.arange(batch_size)
+    targets = ops.arange(ops.shape(logits)[0])
     text_to_image = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
     image_rows = ops.concatenate([ops.transpose(logits), negative_logits], axis=1)
     image_to_text = ops.sparse_categorical_crossentropy(targets, image_rows, from_logits=True)

@@ -243,10 +243,15 @@ def _json_ready(settings):
     return {name: list(value) if isinstance(value, tuple) else value for name, value in settings.items()}
 
 
+def _image_encoder(config):
+    """The run's from-scratch CNN, as G and D both have it."""
+    return ImageEncoder(embedding_dim=config.hidden_dim, filters=config.encoder_filters, regions=False,
+                        pooling=config.encoder_pooling, downsampling=config.encoder_downsampling,
+                        coordinates=config.encoder_coordinates, name="image_encoder")
+
+
 def _new_captioner(config, vocabulary_size):
-    encoder = ImageEncoder(embedding_dim=config.hidden_dim, filters=config.encoder_filters, regions=False,
-                           pooling=config.encoder_pooling, downsampling=config.encoder_downsampling,
-                           coordinates=config.encoder_coordinates, name="image_encoder")
+    encoder = _image_encoder(config)
     captioner = Captioner(vocabulary_size, max_length=config.max_length, embedding_dim=config.embedding_dim,
                           hidden_dim=config.hidden_dim, image_encoder=encoder, dropout=config.dropout)
     captioner.build({"image": (None, config.image_size, config.image_size, 3)})
@@ -292,9 +297,7 @@ def _pretrained_discriminator(run, captioner, verbose):
     """D, its image encoder initialised from G's, trained alone against the MLE generator's
     samples for `d_pretrain_epochs` (SeqGAN's D pretraining), then saved in the run."""
     config = run.config
-    encoder = ImageEncoder(embedding_dim=config.hidden_dim, filters=config.encoder_filters, regions=False,
-                           pooling=config.encoder_pooling, downsampling=config.encoder_downsampling,
-                           coordinates=config.encoder_coordinates, name="image_encoder")
+    encoder = _image_encoder(config)
     discriminator = CaptionDiscriminator(len(run.vocabulary), embedding_dim=config.embedding_dim,
                                          hidden_dim=config.hidden_dim, image_encoder=encoder)
     discriminator.build({"image": (None, config.image_size, config.image_size, 3)})
