@@ -29,14 +29,15 @@ def tiny_discriminator(sharpness=1.0, image_encoder=None):
     return discriminator
 
 
-def tiny_captioner(max_length=7, end_bias=0.0, image_encoder=None):
+def tiny_captioner(max_length=7, end_bias=0.0, image_encoder=None, attention_heads=0):
     """A built 16-px captioner; `end_bias` is added to the `<end>` score (ragged captions)."""
     captioner = Captioner(
         VOCAB,
         max_length=max_length,
         embedding_dim=8,
         hidden_dim=16,
-        image_encoder=image_encoder or ImageEncoder(16, filters=(8, 16), regions=False),
+        image_encoder=image_encoder or ImageEncoder(16, filters=(8, 16), regions=attention_heads > 0),
+        attention_heads=attention_heads,
     )
     captioner.build({"image": (None, IMAGE, IMAGE, 3)})
     if end_bias:

@@ -16,8 +16,9 @@ VOCABULARY = 12
 LENGTH = 7
 
 
-def _captioner(**kwargs):
-    encoder = ImageEncoder(embedding_dim=16, filters=(8, 16), regions=False, name="image_encoder")
+def _captioner(attention_heads=0, **kwargs):
+    encoder = ImageEncoder(embedding_dim=16, filters=(8, 16), regions=attention_heads > 0, name="image_encoder")
+    kwargs["attention_heads"] = attention_heads
     captioner = Captioner(VOCABULARY, max_length=LENGTH, embedding_dim=8, hidden_dim=16, image_encoder=encoder, **kwargs)
     captioner.build({"image": (None, 16, 16, 3)})
     return captioner
@@ -38,19 +39,21 @@ def _batch(size, seed=0):
 
 class CaptionerTest(TestCase):
     def test_step_by_step_equals_teacher_forcing(self):
-        captioner = _captioner()
-        batch = _batch(3)
-        features = captioner.encode_images(batch["image"])
-        expected = captioner.sequence_logits(features, batch["token_ids"][:, :-1])
-        state = captioner.initial_state(features)
-        steps = []
-        for t in range(LENGTH - 1):
-            logits, state = captioner.step(batch["token_ids"][:, t], state)
-            steps.append(logits)
-        self.assertAllClose(np.stack(steps, axis=1), expected, atol=1e-5)
-        embedded = keras.ops.take(captioner.embedding.embeddings, batch["token_ids"][:, 0], axis=0)
-        first, _ = captioner.step_embedded(embedded, captioner.initial_state(features))
-        self.assertAllClose(first, steps[0], atol=1e-6)
+        for heads in (0, 2):
+            with self.subTest(attention_heads=heads):
+                captioner = _captioner(attention_heads=heads)
+                batch = _batch(3)
+                features = captioner.encode_images(batch["image"])
+                expected = captioner.sequence_logits(features, batch["token_ids"][:, :-1])
+                state = captioner.initial_state(features)
+                steps = []
+                for t in range(LENGTH - 1):
+                    logits, state = captioner.step(batch["token_ids"][:, t], state, features)
+                    steps.append(logits)
+                self.assertAllClose(np.stack(steps, axis=1), expected, atol=1e-5)
+                embedded = keras.ops.take(captioner.embedding.embeddings, batch["token_ids"][:, 0], axis=0)
+                first, _ = captioner.step_embedded(embedded, captioner.initial_state(features), features)
+                self.assertAllClose(first, steps[0], atol=1e-6)
 
     def test_call_scores_the_next_tokens(self):
         captioner = _captioner()
@@ -116,6 +119,61 @@ class CaptionerTest(TestCase):
             self.assertAllClose(got[name], values, atol=1e-5, msg=name)
         for a, b in zip(one_device.get_weights(), mirrored.get_weights()):
             self.assertAllClose(a, b, atol=1e-5)
+
+
+class AttentionTest(TestCase):
+    def test_features_are_the_global_feature_then_the_regions(self):
+        captioner = _captioner(attention_heads=2)
+        images = _batch(2)["image"]
+        encoded = captioner.image_encoder(images)
+        features = captioner.encode_images(images)
+        self.assertEqual(tuple(features.shape), (2, 1 + 8 * 8, 16))  # 16 px: 8x8 regions after one block
+        self.assertAllClose(features[:, 0], encoded["global"])
+        self.assertAllClose(features[:, 1:], np.reshape(encoded["regions"], (2, 64, 16)))
+
+    def test_attention_is_multi_head_scaled_dot_product(self):
+        captioner = _captioner(attention_heads=2)
+        rng = np.random.default_rng(0)
+        outputs = rng.normal(size=(2, 3, 16)).astype(np.float32)
+        features = rng.normal(size=(2, 5, 16)).astype(np.float32)
+        queries = keras.ops.convert_to_numpy(captioner.attention_query(outputs))
+        expected = []
+        for head in range(2):
+            q, k = queries[..., head * 8 : (head + 1) * 8], features[..., head * 8 : (head + 1) * 8]
+            scores = np.einsum("btd,bmd->btm", q, k) / np.sqrt(8)
+            weights = np.exp(scores - scores.max(-1, keepdims=True))
+            weights /= weights.sum(-1, keepdims=True)
+            expected.append(np.einsum("btm,bmd->btd", weights, k))
+        self.assertAllClose(captioner._attend(outputs, features), np.concatenate(expected, -1), atol=1e-5)
+
+    def test_only_the_attending_captioner_reads_the_regions(self):
+        """Same global feature, other regions: the scores move with attention and only then."""
+        rng = np.random.default_rng(1)
+        features = rng.normal(size=(2, 65, 16)).astype(np.float32)
+        other = np.concatenate([features[:, :1], rng.normal(size=(2, 64, 16)).astype(np.float32)], axis=1)
+        tokens = _batch(2)["token_ids"][:, :-1]
+        captioner = _captioner(attention_heads=2)
+        change = np.abs(captioner.sequence_logits(features, tokens) - captioner.sequence_logits(other, tokens))
+        self.assertGreater(change.max(), 1e-3)
+        plain = _captioner()
+        self.assertAllClose(plain.sequence_logits(features[:, 0], tokens), plain.sequence_logits(other[:, 0], tokens))
+
+    def test_serialization_saving_and_fit(self):
+        captioner = _captioner(attention_heads=4)
+        restored = self.assert_serialization_round_trip(captioner)
+        self.assertEqual(restored.attention_heads, 4)
+        self.assert_saving_round_trip(captioner, _batch(2))
+        captioner.compile(optimizer=keras.optimizers.Adam(1e-2))
+        history = captioner.fit(tf.data.Dataset.from_tensors(_batch(8)).repeat(), epochs=4, steps_per_epoch=10,
+                                verbose=0).history
+        self.assertLess(history["loss"][-1], 0.5 * history["loss"][0])
+
+    def test_bad_head_counts_are_user_errors(self):
+        for heads in (-1, 1.5, True):
+            with self.assertRaisesRegex(UserError, "attention_heads must be an integer >= 0"):
+                Captioner(VOCABULARY, attention_heads=heads)
+        with self.assertRaisesRegex(UserError, "feature width 16 is not divisible by attention_heads=3"):
+            _captioner(attention_heads=3)
 
 
 class ImageEncoderOptionsTest(TestCase):

@@ -139,11 +139,13 @@ def _write_captioner_run(directory):
     vocabulary.save(directory)
     model = Captioner(
         len(vocabulary), max_length=vocabulary.max_length, embedding_dim=8, hidden_dim=16,
-        image_encoder=ImageEncoder(embedding_dim=16, filters=(8, 16), regions=False, downsampling="max_pool",
+        image_encoder=ImageEncoder(embedding_dim=16, filters=(8, 16), regions=True, downsampling="max_pool",
                                    coordinates=True),
+        attention_heads=2,
     )
     model({"image": np.zeros([2, SIZE, SIZE, 3], "float32"), "token_ids": np.zeros([2, vocabulary.max_length], "int64")})
-    for layer in (model.image_encoder.global_projection, model.initial_h, model.initial_c):
+    for layer in (model.image_encoder.global_projection, model.image_encoder.region_projection, model.initial_h,
+                  model.initial_c):
         layer.kernel.assign(layer.kernel * 10.0)
     bias = model.token_scores.bias.numpy()
     bias[END_ID] += 0.3

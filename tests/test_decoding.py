@@ -19,14 +19,15 @@ FEATURES = 8
 ALLOWED = [i for i in range(VOCAB) if i not in (PAD_ID, START_ID)]  # 1, 3 (<end>), 4, 5
 
 
-def _captioner(scale=4.0, vocabulary_size=VOCAB, max_length=MAX_LENGTH):
+def _captioner(scale=4.0, vocabulary_size=VOCAB, max_length=MAX_LENGTH, attention_heads=0):
     """A tiny captioner whose weights are scaled up so next-token distributions are peaky and varied."""
     captioner = Captioner(
         vocabulary_size=vocabulary_size,
         max_length=max_length,
         embedding_dim=8,
         hidden_dim=8,
-        image_encoder=ImageEncoder(embedding_dim=FEATURES, filters=(4, 8), regions=False),
+        image_encoder=ImageEncoder(embedding_dim=FEATURES, filters=(4, 8), regions=attention_heads > 0),
+        attention_heads=attention_heads,
     )
     captioner.build({"image": (None, 16, 16, 3)})
     for variable in captioner.trainable_variables:
@@ -132,7 +133,7 @@ def _stepwise_log_prob(captioner, features, token_ids):
     previous = np.full([batch * n], START_ID, np.int64)
     gains = np.zeros([batch * n, steps])
     for t in range(steps):
-        logits, state = captioner.step(previous, state)
+        logits, state = captioner.step(previous, state, tiled_features)
         log_probs = tf.nn.log_softmax(logits, axis=-1).numpy().astype(np.float64)
         picked = log_probs[np.arange(batch * n), tokens[:, t]]
         gains[:, t] = np.where(tokens[:, t] != PAD_ID, picked, 0.0)
@@ -169,9 +170,12 @@ class BeamSearchTest(TestCase, FormatMixin):
         super().setUpClass()
         cls.hypotheses, cls.lengths = _all_hypotheses()
 
+    def _make_captioner(self):
+        return _captioner()
+
     def setUp(self):
         super().setUp()
-        self.captioner = _captioner()
+        self.captioner = self._make_captioner()
         self.features = _features(self.captioner)
         cumulative = _stepwise_log_prob(self.captioner, self.features, self.hypotheses)
         self.exhaustive = cumulative[:, :, -1]
@@ -261,12 +265,12 @@ class BeamSearchTest(TestCase, FormatMixin):
     def test_graph_with_unknown_batch_size_matches_eager(self):
         decode = tf.function(
             lambda f: decoding.beam_search(self.captioner, f, beam_width=3, length_normalization=0.7),
-            input_signature=[tf.TensorSpec([None, FEATURES], tf.float32)],
+            input_signature=[tf.TensorSpec([None, *self.features.shape[1:]], tf.float32)],
         )
         expected = decoding.beam_search(self.captioner, self.features, beam_width=3, length_normalization=0.7)
         actual = decode(self.features)
         self.assertAllEqual(actual[0], expected[0])
-        self.assertAllClose(actual[1], expected[1], atol=1e-6)
+        self.assertAllClose(actual[1], expected[1], atol=1e-5)
         self.assertEqual(tuple(decode(self.features[:0])[0].shape), (0, STEPS))
         # Rows are independent: one image alone gives its row of the batch.
         alone = decode(self.features[2:3])
@@ -277,6 +281,14 @@ class BeamSearchTest(TestCase, FormatMixin):
             decoding.beam_search(self.captioner, self.features, beam_width=0)
         with self.assertRaises(UserError):
             decoding.beam_search(self.captioner, self.features, length_normalization=-1.0)
+
+
+class AttentionBeamSearchTest(BeamSearchTest):
+    """The same checks with a captioner that attends over regions: each beam reads its own
+    image's features (`[B, 1 + N, E]`, repeated per beam) at every step."""
+
+    def _make_captioner(self):
+        return _captioner(attention_heads=2)
 
 
 class SampleTest(TestCase, FormatMixin):
@@ -343,7 +355,7 @@ class SampleTest(TestCase, FormatMixin):
             return decoding.sample(self.captioner, f, s, temperature=temperature, top_k=k, max_length=2)[0][:, 0]
 
         logits, _ = self.captioner.step(
-            tf.constant([START_ID], tf.int64), self.captioner.initial_state(self.features[:1])
+            tf.constant([START_ID], tf.int64), self.captioner.initial_state(self.features[:1]), self.features[:1]
         )
         scores = logits.numpy()[0] / temperature
         scores[[PAD_ID, START_ID]] = -np.inf

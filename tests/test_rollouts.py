@@ -69,13 +69,16 @@ class SamplingTest(TestCase):
 
 
 @functools.cache
-def _case(seed):
+def _case(seed, attention_heads=0):
     """Networks, images, sampled captions with their states, noise, and the reference rewards.
 
     Cached: the reference (R x (L - 1) eager calls) is the slow part, shared by several tests.
     """
     keras.utils.set_random_seed(seed)
-    captioner = tiny_captioner(end_bias=1.5)  # captions of several lengths
+    captioner = tiny_captioner(end_bias=1.5, attention_heads=attention_heads)  # captions of several lengths
+    if attention_heads:  # the attended context weighs on the scores, so a row reading another image shows
+        kernel = captioner.token_scores.kernel
+        kernel.assign(kernel * np.concatenate([np.ones(16), np.full(16, 20.0)])[:, None].astype("float32"))
     discriminator = tiny_discriminator(sharpness=20.0)  # rewards spread over [0.3, 0.7]
     batch_images = images(BATCH, seed=seed)
     features = captioner.encode_images(batch_images)
@@ -115,6 +118,22 @@ class RolloutRewardsTest(TestCase):
                 self.assertAllClose(shared, expected, atol=1e-6, msg="reference with shared image features")
         self.assertGreater(len(ragged), 2, "captions of several lengths, some ended before the last step")
         self.assertIn(LENGTH, ragged)
+
+    def test_batched_equals_naive_with_an_attending_policy(self):
+        """Every continuation row attends over its own image's regions (features tiled per row)."""
+        captioner, discriminator, batch_images, tokens, states, noise, expected = _case(0, attention_heads=2)
+        features = captioner.encode_images(batch_images)
+        batched = rollouts.rollout_rewards(
+            captioner, discriminator, batch_images, tokens, noise, states=states, policy_features=features
+        )
+        self.assertAllClose(batched, expected, atol=1e-5)
+        self.assertAllClose(rollouts.rollout_rewards(captioner, discriminator, batch_images, tokens, noise), expected,
+                            atol=1e-5, msg="features and states recomputed")
+        # The same rollouts fed the images in another order give other rewards: the test can fail.
+        swapped = rollouts.rollout_rewards(
+            captioner, discriminator, batch_images, tokens, noise, states=states, policy_features=features[::-1]
+        )
+        self.assertGreater(np.abs(swapped - expected).max(), 1e-3)
 
     def test_ended_prefix_reward_is_the_caption_score(self):
         captioner, discriminator, batch_images, tokens, states, noise = self._setup(1)

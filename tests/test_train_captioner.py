@@ -57,6 +57,8 @@ class TrainCaptionerTest(TestCase):
             train_captioner(run, verbose=0, **{**TINY, "encoder_downsampling": "avg"})
         with self.assertRaisesRegex(UserError, "learning-rate-decay must be one of constant, cosine, got 'linear'"):
             train_captioner(run, verbose=0, **{**TINY, "learning_rate_decay": "linear"})
+        with self.assertRaisesRegex(UserError, "attention-heads must be an integer >= 0 that divides hidden-dim 16"):
+            train_captioner(run, verbose=0, **{**TINY, "attention_heads": 3})
         with self.assertRaisesRegex(UserError, "--mode seqgan starts from an MLE captioner: train one first"):
             train_captioner(run, verbose=0, mode="seqgan")
         with self.assertRaisesRegex(UserError, "holds no trained MLE captioner"):
@@ -73,7 +75,8 @@ class TrainCaptionerTest(TestCase):
 
     def test_a_run_saved_before_the_encoder_options_resumes_and_starts_adversarial_runs(self):
         run = os.path.join(self.temp_dir(), "old")
-        former = dict(encoder_downsampling="strided", encoder_coordinates=False, learning_rate_decay="constant")
+        former = dict(encoder_downsampling="strided", encoder_coordinates=False, learning_rate_decay="constant",
+                      attention_heads=0)
         train_captioner(run, verbose=0, **TINY, **former)
         path = os.path.join(run, "run.json")
         with open(path, encoding="utf-8") as file:
@@ -81,11 +84,11 @@ class TrainCaptionerTest(TestCase):
         with open(path, "w", encoding="utf-8") as file:
             json.dump({k: v for k, v in settings.items() if k not in former}, file)
         resumed = train_captioner(run, resume=True, epochs=2, verbose=0)
-        self.assertEqual(resumed.image_encoder.downsampling, "strided")
+        self.assertEqual((resumed.image_encoder.downsampling, resumed.attention_heads), ("strided", 0))
         self.assertEqual(int(resumed.optimizer.iterations.numpy()), 6)
         seqgan = train_captioner(os.path.join(self.temp_dir(), "seqgan"), verbose=0, mode="seqgan", init_from=run,
                                  steps_per_epoch=1, batch_size=4, epochs=1, rollouts=2, d_pretrain_epochs=0)
-        self.assertEqual(seqgan.image_encoder.downsampling, "strided")
+        self.assertEqual((seqgan.image_encoder.downsampling, seqgan.attention_heads), ("strided", 0))
 
     def test_cli_adversarial_mode_without_mle_run_is_one_line(self):
         out = os.path.join(self.temp_dir(), "adversarial")
@@ -106,14 +109,15 @@ class AdversarialRunTest(TestCase):
         cls.root = tempfile.mkdtemp()
         cls.mle = os.path.join(cls.root, "mle")
         cls.mle_model = train_captioner(cls.mle, verbose=0, encoder_downsampling="max_pool", encoder_coordinates=True,
-                                        learning_rate_decay="cosine", **TINY)
+                                        learning_rate_decay="cosine", attention_heads=2, **TINY)
 
     def test_mle_options_cosine_decay_and_the_encoder_they_make(self):
         optimizer = self.mle_model.optimizer
         self.assertEqual(int(optimizer.iterations.numpy()), 3)
         self.assertAllClose(optimizer.learning_rate, 1e-3 * 0.05)  # the end of the cosine: alpha = 5%
         encoder = self.mle_model.image_encoder
-        self.assertEqual((encoder.downsampling, encoder.coordinates), ("max_pool", True))
+        self.assertEqual((encoder.downsampling, encoder.coordinates, encoder.regions), ("max_pool", True, True))
+        self.assertEqual(self.mle_model.attention_heads, 2)
 
     def test_seqgan_run_from_an_mle_run_and_its_resume(self):
         run = os.path.join(self.temp_dir(), "seqgan")
@@ -144,8 +148,11 @@ class AdversarialRunTest(TestCase):
         discriminator = load_model(os.path.join(run, "discriminator.keras"))
         self.assertEqual((discriminator.image_encoder.downsampling, discriminator.image_encoder.coordinates),
                          ("max_pool", True))
-        for a, b in zip(discriminator.image_encoder.trainable_weights, self.mle_model.image_encoder.trainable_weights):
-            self.assertAllClose(a, b, atol=1e-3, msg=a.path)
+        mine, trained = discriminator.image_encoder, self.mle_model.image_encoder
+        self.assertFalse(mine.regions)  # D reads the pooled feature only
+        for layer, source in zip(mine.blocks + [mine.global_projection], trained.blocks + [trained.global_projection]):
+            for a, b in zip(layer.trainable_weights, source.trainable_weights):
+                self.assertAllClose(a, b, atol=1e-3, msg=a.path)
         with self.assertRaisesRegex(UserError, "comes from the MLE run"):
             train_captioner(os.path.join(self.temp_dir(), "other"), verbose=0, mode="gumbel", init_from=self.mle,
                             hidden_dim=64)

@@ -113,8 +113,8 @@ def _train_text_encoder(args):
 
 CAPTIONER_FLAGS = {
     "data", "format", "epochs", "steps_per_epoch", "batch_size", "image_size", "seed", "mode", "init_from",
-    "embedding_dim", "hidden_dim", "encoder_downsampling", "encoder_coordinates", "max_length", "dropout",
-    "learning_rate", "learning_rate_decay", "checkpoint_every", "d_learning_rate",
+    "embedding_dim", "hidden_dim", "encoder_downsampling", "encoder_coordinates", "attention_heads", "max_length",
+    "dropout", "learning_rate", "learning_rate_decay", "checkpoint_every", "d_learning_rate",
     "d_pretrain_epochs", "d_steps", "mle_weight", "rollouts", "baseline", "rollout_update_rate",
     "temperature_initial", "temperature_min", "temperature_decay",
 }
@@ -130,6 +130,8 @@ def _add_captioner_arguments(parser):
                         help="CNN blocks halve maps by strided 4x4 or by 3x3 + max pooling")
     parser.add_argument("--encoder-coordinates", default=None, type=_on_off,
                         help="on/off: row and column channels into every CNN block (CoordConv)")
+    parser.add_argument("--attention-heads", type=int, default=None,
+                        help="heads of the decoder's attention over the CNN's regions; 0: none (Show and Tell)")
     parser.add_argument("--max-length", type=_positive_int, default=None, help="ids per caption")
     parser.add_argument("--dropout", type=float, default=None, help="dropout before the token scores")
     parser.add_argument("--learning-rate", type=float, default=None, help="G's rate: 1e-3 for mle, 1e-4 adversarial")

@@ -1,4 +1,5 @@
-"""CNN -> LSTM caption generator trained by maximum likelihood (Show and Tell), as a Keras model."""
+"""CNN -> LSTM caption generator trained by maximum likelihood (Show and Tell, optionally with
+spatial attention over the CNN's regions), as a Keras model."""
 
 import copy
 
@@ -7,6 +8,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfgan_text import losses
+from tfgan_text.errors import UserError
 from tfgan_text.models.image_encoder import ImageEncoder
 from tfgan_text.models.replicas import replica_position
 
@@ -21,6 +23,14 @@ class Captioner(keras.Model):
     image the same way, through the first state). `fit` trains it by teacher-forced maximum
     likelihood (`train_step`); `encode_images`, `initial_state` and `step` are what decoding
     (`tfgan_text.models.decoding`) and adversarial training (`seqgan`, `gumbel`) build on.
+
+    With `attention_heads > 0` each step also attends over the image: the LSTM output `h_t`
+    queries the global feature and every region of the CNN's last-but-one map, and the
+    attended context `z_t` joins `h_t` in the token scores (spatial attention after the LSTM,
+    Lu et al. 2017, "Knowing When to Look"; soft attention as Xu et al. 2015). The heads split
+    the feature width E; keys and values are the features themselves (the CNN's own projections
+    are learned with the captioner). A caption that relates two objects ("a cross above a
+    star") needs to know which object is where, which one pooled vector keeps poorly.
 
     Token ids follow `tfgan_text.text.vocabulary`: 0 padding, 2 `<start>`, 3 `<end>`; a
     training caption is `<start> w1 ... wn <end>` padded with 0.
@@ -37,6 +47,10 @@ class Captioner(keras.Model):
             backbone built with `include_top=False, pooling="avg", weights=YOUR_FILE` fits
             (e.g. MobileNetV2, which takes [-1, 1] inputs as given here).
         dropout: float, dropout on the LSTM output before the token scores (training only).
+        attention_heads: int >= 0; 0 (default) reads the image only through the initial state.
+            Otherwise the image encoder must give `{"global" [B, E], "regions" [B, h, w, E]}`
+            (default `ImageEncoder(embedding_dim=hidden_dim, regions=True)`) with E divisible
+            by `attention_heads`.
         **kwargs: passed to `keras.Model`.
 
     Training batches are dicts with `image` (float `[B, S, S, 3]` in [-1, 1]) and `token_ids`
@@ -57,16 +71,20 @@ class Captioner(keras.Model):
         hidden_dim=256,
         image_encoder=None,
         dropout=0.0,
+        attention_heads=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if isinstance(attention_heads, bool) or not isinstance(attention_heads, int) or attention_heads < 0:
+            raise UserError(f"attention_heads must be an integer >= 0, not {attention_heads!r}")
         self.vocabulary_size = vocabulary_size
         self.max_length = max_length
         self.embedding_dim = embedding_dim
         self.hidden_dim = hidden_dim
         self.dropout = dropout
+        self.attention_heads = attention_heads
         self.image_encoder = image_encoder or ImageEncoder(
-            embedding_dim=hidden_dim, regions=False, name="image_encoder"
+            embedding_dim=hidden_dim, regions=bool(attention_heads), name="image_encoder"
         )
         self.initial_h = keras.layers.Dense(hidden_dim, activation="tanh", name="initial_h")
         self.initial_c = keras.layers.Dense(hidden_dim, activation="tanh", name="initial_c")
@@ -87,11 +105,18 @@ class Captioner(keras.Model):
         self.image_shape = image_shape
         if not self.image_encoder.built:  # a deserialized encoder comes built
             self.image_encoder.build(image_shape)
-        self.initial_h.build((None, self._feature_dim(image_shape)))
-        self.initial_c.build((None, self._feature_dim(image_shape)))
+        feature_dim = self._feature_dim(image_shape)
+        if self.attention_heads and feature_dim % self.attention_heads:
+            raise UserError(f"the image feature width {feature_dim} is not divisible by attention_heads="
+                            f"{self.attention_heads}")
+        self.initial_h.build((None, feature_dim))
+        self.initial_c.build((None, feature_dim))
         self.embedding.build((None, None))
         self.decoder.build((None, None, self.embedding_dim))
-        self.token_scores.build((None, None, self.hidden_dim))
+        if self.attention_heads:  # h_t -> a query as wide as the features it is matched with
+            self.attention_query = keras.layers.Dense(feature_dim, name="attention_query")
+            self.attention_query.build((None, None, self.hidden_dim))
+        self.token_scores.build((None, None, self.hidden_dim + (feature_dim if self.attention_heads else 0)))
         self.built = True
 
     def get_build_config(self):
@@ -105,29 +130,57 @@ class Captioner(keras.Model):
         return (spec["global"] if isinstance(spec, dict) else spec).shape[-1]
 
     def encode_images(self, images, training=False):
-        """float `[B, F]`: the image feature the decoder starts from."""
+        """What the decoder reads of each image: float `[B, F]`, the global feature, or with
+        attention `[B, 1 + N, E]`, the global feature followed by the N regions (row-major)."""
         features = self.image_encoder(images, training=training)
-        return features["global"] if isinstance(features, dict) else features
+        if not self.attention_heads:
+            return features["global"] if isinstance(features, dict) else features
+        regions = features["regions"]
+        regions = ops.reshape(regions, (-1, regions.shape[1] * regions.shape[2], regions.shape[3]))
+        return ops.concatenate([features["global"][:, None], regions], axis=1)
 
     def initial_state(self, features):
         """`[h, c]`, each float `[B, hidden_dim]`: the decoder state before `<start>`."""
-        return [self.initial_h(features), self.initial_c(features)]
+        pooled = features[:, 0] if self.attention_heads else features
+        return [self.initial_h(pooled), self.initial_c(pooled)]
 
-    def step(self, token_ids, state, training=False):
-        """One decoder step: `(logits [B, V], new_state)` after reading `token_ids` (int `[B]`)."""
-        return self.step_embedded(self.embedding(token_ids), state, training=training)
+    def step(self, token_ids, state, features, training=False):
+        """One decoder step: `(logits [B, V], new_state)` after reading `token_ids` (int `[B]`);
+        `features` are `encode_images`' of each row's image (read only with attention)."""
+        return self.step_embedded(self.embedding(token_ids), state, features, training=training)
 
-    def step_embedded(self, embedded, state, training=False):
+    def step_embedded(self, embedded, state, features, training=False):
         """`step` from embedded tokens `[B, embedding_dim]` (e.g. a relaxed one-hot times the
         embedding matrix, as Gumbel-softmax training feeds back)."""
         output, state = self.decoder.cell(embedded, state, training=training)
-        return self.token_scores(self.output_dropout(output, training=training)), state
+        return self._token_logits(output[:, None], features, training)[:, 0], state
 
     def sequence_logits(self, features, input_ids, training=False):
         """float `[B, T, V]`: teacher-forced scores of the token after each of `input_ids` `[B, T]`."""
         embedded = self.embedding(input_ids)
         outputs = self.decoder(embedded, initial_state=self.initial_state(features), training=training)
+        return self._token_logits(outputs, features, training)
+
+    def _token_logits(self, outputs, features, training):
+        """Scores `[B, T, V]` of LSTM outputs `[B, T, hidden_dim]`, with their attended context."""
+        if self.attention_heads:
+            outputs = ops.concatenate([outputs, self._attend(outputs, features)], axis=-1)
         return self.token_scores(self.output_dropout(outputs, training=training))
+
+    def _attend(self, outputs, features):
+        """float `[B, T, E]`: multi-head scaled dot-product attention of each output over the
+        image's features `[B, M, E]`, heads concatenated."""
+        heads = self.attention_heads
+        width = features.shape[-1] // heads
+
+        def split(x):  # [B, L, E] -> [B, heads, L, E / heads]
+            return ops.transpose(ops.reshape(x, (ops.shape(x)[0], -1, heads, width)), (0, 2, 1, 3))
+
+        queries, keys = split(self.attention_query(outputs)), split(ops.cast(features, outputs.dtype))
+        scores = ops.matmul(queries, ops.transpose(keys, (0, 1, 3, 2))) / float(width) ** 0.5
+        context = ops.matmul(ops.softmax(scores, axis=-1), keys)  # [B, heads, T, E / heads]
+        context = ops.transpose(context, (0, 2, 1, 3))
+        return ops.reshape(context, (ops.shape(context)[0], -1, heads * width))
 
     def call(self, inputs, training=False):
         """`{"image", "token_ids"}` -> logits `[B, T-1, V]` of `token_ids[:, 1:]`."""
@@ -173,6 +226,7 @@ class Captioner(keras.Model):
                 "hidden_dim": self.hidden_dim,
                 "image_encoder": keras.saving.serialize_keras_object(self.image_encoder),
                 "dropout": self.dropout,
+                "attention_heads": self.attention_heads,
             }
         )
         return config

@@ -64,7 +64,7 @@ def greedy_search(captioner, features, max_length=None):
     Args:
         captioner: a `Captioner` (or any model with `initial_state`, `step`, `vocabulary_size`,
             `max_length`).
-        features: float `[B, F]`, `captioner.encode_images(images)`.
+        features: float `[B, ...]`, `captioner.encode_images(images)`.
         max_length: int or None (the captioner's), ids per caption with `<start>` and `<end>`:
             at most `max_length - 1` tokens are generated.
 
@@ -100,7 +100,7 @@ def _decode_loop(captioner, features, steps, choose):
         return t < steps
 
     def body(t, previous, state, token_ids, log_prob, finished):
-        logits, new_state = captioner.step(previous, state, training=False)
+        logits, new_state = captioner.step(previous, state, features, training=False)
         token, log_probs = choose(t, logits)
         token = tf.where(finished, tf.constant(PAD_ID, tf.int64), token)
         gained = tf.gather(log_probs, token, batch_dims=1)
@@ -155,7 +155,7 @@ def sample(captioner, features, seeds, temperature=1.0, top_k=0, max_length=None
 
     Args:
         captioner: a `Captioner`.
-        features: float `[B, F]`, `captioner.encode_images(images)`.
+        features: float `[B, ...]`, `captioner.encode_images(images)`.
         seeds: int `[B]`, one seed per row.
         temperature: float > 0 (Python number or scalar tensor).
         top_k: Python int >= 0; 0 (or >= the vocabulary size) means no truncation.
@@ -235,7 +235,7 @@ def beam_search_beams(captioner, features, beam_width=3, max_length=None, length
 
     Args:
         captioner: a `Captioner`.
-        features: float `[B, F]`, `captioner.encode_images(images)`.
+        features: float `[B, ...]`, `captioner.encode_images(images)`.
         beam_width: Python int K >= 1.
         max_length: int or None (the captioner's), ids per caption with `<start>` and `<end>`.
         length_normalization: float alpha >= 0 (Python number or scalar tensor).
@@ -268,7 +268,7 @@ def beam_search_beams(captioner, features, beam_width=3, max_length=None, length
         return t < steps
 
     def body(t, previous, state, token_ids, log_prob, lengths, finished):
-        logits, new_state = captioner.step(previous, state, training=False)
+        logits, new_state = captioner.step(previous, state, beam_features, training=False)
         log_probs = tf.reshape(_mask(_log_probs(logits), forbidden), [batch, width, vocabulary_size])
         # Live beams: every extension; ended beams: only a pad, at their own score and length.
         extended = log_prob[:, :, None] + log_probs
@@ -292,6 +292,7 @@ def beam_search_beams(captioner, features, beam_width=3, max_length=None, length
         return t, tf.reshape(token, [-1]), new_state, token_ids, log_prob, lengths, finished
 
     state = tf.nest.map_structure(lambda s: tf.repeat(s, width, axis=0), captioner.initial_state(features))
+    beam_features = tf.repeat(features, width, axis=0)  # a beam's image never changes: no reordering
     # Only the first beam is alive at the start, so the first step does not pick one token K times.
     first = tf.concat([tf.zeros([1]), tf.fill([width - 1], _NEG_INF)], axis=0)
     initial = (

@@ -48,7 +48,7 @@ def gumbel_captions(captioner, features, uniforms, temperature, training=False):
 
     Args:
         captioner: a `Captioner`.
-        features: float `[B, F]`, `captioner.encode_images(images)`.
+        features: float `[B, ...]`, `captioner.encode_images(images)`.
         uniforms: float `[L, B, V]` in [0, 1): the Gumbel noise of each step.
         temperature: float scalar (tensor or variable), the softmax temperature of the backward pass.
         training: bool, passed to the decoder.
@@ -65,7 +65,7 @@ def gumbel_captions(captioner, features, uniforms, temperature, training=False):
     finished = ops.zeros((batch,), "bool")
     soft_tokens, tokens = [], []
     for i in range(uniforms.shape[0]):
-        logits, state = captioner.step_embedded(embedded, state, training=training)
+        logits, state = captioner.step_embedded(embedded, state, features, training=training)
         one_hot, ids = straight_through_gumbel(rollouts.policy_logits(logits), uniforms[i], temperature)
         one_hot = ops.where(finished[:, None], pad, one_hot)
         ids = ops.where(finished, PAD_ID, ids)

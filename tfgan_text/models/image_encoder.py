@@ -35,7 +35,8 @@ class ImageEncoder(keras.Model):
             shapes, which a stride-2 first layer blurs).
         coordinates: bool, give every block two more input channels holding the row and
             column of each cell in [-1, 1] (CoordConv, Liu et al. 2018), so that filters can
-            respond to where a thing is and average pooling keeps it.
+            respond to where a thing is and average pooling keeps it; the region projection
+            reads them too, so each region feature can say where it is.
         **kwargs: passed to `keras.Model`.
 
     Example:
@@ -88,7 +89,7 @@ class ImageEncoder(keras.Model):
             block.build(shape)
             shape = block.compute_output_shape(shape)
             if self.regions and block is self.blocks[-2]:
-                self.region_projection.build(shape)
+                self.region_projection.build(shape[:-1] + (shape[-1] + 2 * self.coordinates,))
         self.global_projection.build(self.pool.compute_output_shape(shape))
         self.built = True
 
@@ -96,8 +97,9 @@ class ImageEncoder(keras.Model):
         x = ops.convert_to_tensor(images, dtype=self.compute_dtype)
         for block in self.blocks[:-1]:
             x = block(self._with_coordinates(x), training=training)
+        x = self._with_coordinates(x)
         outputs = {"regions": self.region_projection(x)} if self.regions else {}
-        x = self.blocks[-1](self._with_coordinates(x), training=training)
+        x = self.blocks[-1](x, training=training)
         return {**outputs, "global": self.global_projection(self.pool(x))}
 
     def _with_coordinates(self, x):

@@ -111,7 +111,7 @@ def sample_captions(policy, features, uniforms, training=False):
 
     Args:
         policy: a `Captioner` (`initial_state`, `step`).
-        features: float `[B, F]`, `policy.encode_images(images)`.
+        features: float `[B, ...]`, `policy.encode_images(images)`.
         uniforms: float `[L, B]` in [0, 1): `uniforms[i, b]` draws token i + 1 of caption b.
         training: bool, passed to `policy.step`.
 
@@ -127,7 +127,7 @@ def sample_captions(policy, features, uniforms, training=False):
 
     def body(i, previous, h, c, tokens, hs, cs):
         hs, cs = hs.write(i, h), cs.write(i, c)
-        logits, (h, c) = policy.step(previous, [h, c], training=training)
+        logits, (h, c) = policy.step(previous, [h, c], features, training=training)
         token = ops.where(_finished(previous), PAD_ID, inverse_cdf_sample(logits, uniforms[i]))
         return token, h, c, tokens.write(i, token), hs, cs
 
@@ -142,7 +142,7 @@ def greedy_captions(policy, features, length, training=False):
     previous = tf.fill(tf.shape(h)[:1], START_ID)
 
     def body(i, previous, h, c, tokens):
-        logits, (h, c) = policy.step(previous, [h, c], training=training)
+        logits, (h, c) = policy.step(previous, [h, c], features, training=training)
         token = ops.cast(ops.argmax(policy_logits(logits), axis=-1), "int32")
         token = ops.where(_finished(previous), PAD_ID, token)
         return token, h, c, tokens.write(i, token)
@@ -164,7 +164,7 @@ def decoder_states(policy, features, tokens, training=False):
 
     def body(i, h, c, hs, cs):
         hs, cs = hs.write(i, h), cs.write(i, c)
-        _, (h, c) = policy.step(inputs[i], [h, c], training=training)
+        _, (h, c) = policy.step(inputs[i], [h, c], features, training=training)
         return h, c, hs, cs
 
     arrays = (tf.TensorArray(h.dtype, size=length), tf.TensorArray(h.dtype, size=length))
@@ -204,7 +204,8 @@ def sentence_states(discriminator, tokens, training=False):
 
 
 def rollout_rewards(
-    policy, discriminator, images, tokens, noise, states=None, image_features=None, read_prefixes_once=True
+    policy, discriminator, images, tokens, noise, states=None, image_features=None, read_prefixes_once=True,
+    policy_features=None,
 ):
     """Monte Carlo rewards `Q_t` of sampled captions, all rollouts in one batched loop.
 
@@ -218,6 +219,8 @@ def rollout_rewards(
             (`sample_captions` gives them when `policy` sampled `tokens`), or None to compute
             them with `decoder_states`.
         image_features: float `[B, hidden]`, `discriminator.encode_images(images)`, or None.
+        policy_features: `policy.encode_images(images)` (the features `states` were computed
+            from), or None to compute them.
         read_prefixes_once: bool. True (default): D's sentence LSTM reads each caption's
             prefixes once (`sentence_states`) and steps through the continuations inside the
             rollout loop (`discriminator.sentence_step`), so it does the rollouts' row-steps
@@ -234,8 +237,10 @@ def rollout_rewards(
     prefixes = length - 1  # P: prefixes t = 1..L-1, index p = t - 1
     rollouts = noise.shape[0]  # R
     batch = ops.shape(tokens)[0]  # B
+    if policy_features is None:
+        policy_features = policy.encode_images(images, training=False)
     if states is None:
-        states = decoder_states(policy, policy.encode_images(images, training=False), tokens)
+        states = decoder_states(policy, policy_features, tokens)
     if image_features is None:
         image_features = discriminator.encode_images(images, training=False)
 
@@ -254,11 +259,16 @@ def rollout_rewards(
     else:
         d_h = d_c = ops.zeros((prefixes, rollouts, batch, 1))  # unused
 
+    feature_shape = tuple(ops.shape(policy_features))  # each row reads its image's features
+
     def body(step, previous, h, c, d_h, d_c, generated, sentences):
         """Continuation step k: the prefixes t <= L - 1 - k still have a token to fill."""
         running = prefixes - step
         h, c, previous, d_h, d_c = (x[:running] for x in (h, c, previous, d_h, d_c))
-        logits, (h, c) = policy.step(_to_rows(previous), [_to_rows(h), _to_rows(c)], training=False)
+        row_features = ops.broadcast_to(policy_features[None, None], (running, rollouts) + feature_shape)
+        logits, (h, c) = policy.step(
+            _to_rows(previous), [_to_rows(h), _to_rows(c)], _to_rows(row_features), training=False
+        )
         uniform = ops.moveaxis(noise[:, :running, step, :], 1, 0)  # [running, R, B]
         token = inverse_cdf_sample(logits, _to_rows(uniform))
         token = ops.where(_finished(_to_rows(previous)), PAD_ID, token)
@@ -344,7 +354,7 @@ def naive_single_rollout(
     previous = ops.full((ops.shape(tokens)[0],), START_ID, "int32")
     completion = []
     for i in range(tokens.shape[1]):
-        logits, state = policy.step(previous, state, training=False)
+        logits, state = policy.step(previous, state, features, training=False)
         if i < prefix_length:
             token = tokens[:, i]
         else:

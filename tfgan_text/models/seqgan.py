@@ -377,14 +377,14 @@ class SeqGAN(CaptionGAN):
             features = self.captioner.encode_images(images, training=True)
             with tape.stop_recording():
                 tokens, states = rollouts.sample_captions(self.captioner, ops.stop_gradient(features), sample_noise)
-                if self.rollout_policy is not None:
-                    policy, states = self.rollout_policy, None  # its own teacher-forced pass
+                if self.rollout_policy is not None:  # its own features and teacher-forced pass
+                    policy, states, policy_features = self.rollout_policy, None, None
                 else:
-                    policy = self.captioner
+                    policy, policy_features = self.captioner, ops.stop_gradient(features)
                 image_features = self.discriminator.encode_images(images, training=False)
                 rewards = rollouts.rollout_rewards(
                     policy, self.discriminator, images, tokens, rollout_noise, states=states,
-                    image_features=image_features,
+                    image_features=image_features, policy_features=policy_features,
                 )
                 advantages = rewards - self._baselines(rewards, ops.stop_gradient(features), image_features)
             inputs = ops.concatenate([ops.full_like(tokens[:, :1], START_ID), tokens[:, :-1]], axis=1)

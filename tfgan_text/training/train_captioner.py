@@ -65,6 +65,8 @@ class CaptionerSettings(RunSettings):
     encoder_pooling: str = "average"
     encoder_downsampling: str = "max_pool"
     encoder_coordinates: bool = True
+    # > 0: the decoder attends over the CNN's regions at every step (Lu et al. 2017).
+    attention_heads: int = 4
     max_length: int = 32
     min_count: int = 1
     dropout: float = 0.0
@@ -89,12 +91,14 @@ class CaptionerSettings(RunSettings):
     temperature_decay: float = 1e-4
 
     ARCHITECTURE = ("mode", "image_size", "embedding_dim", "hidden_dim", "encoder_filters", "encoder_pooling",
-                    "encoder_downsampling", "encoder_coordinates", "max_length", "min_count")
+                    "encoder_downsampling", "encoder_coordinates", "attention_heads", "max_length", "min_count")
     # What runs saved before these fields existed were trained with.
-    FORMER_VALUES = {"encoder_downsampling": "strided", "encoder_coordinates": False, "learning_rate_decay": "constant"}
+    FORMER_VALUES = {"encoder_downsampling": "strided", "encoder_coordinates": False, "learning_rate_decay": "constant",
+                     "attention_heads": 0}
     # Taken from the MLE run an adversarial run starts from.
     INHERITED = ("data", "format", "seed", "image_size", "embedding_dim", "hidden_dim", "encoder_filters",
-                 "encoder_pooling", "encoder_downsampling", "encoder_coordinates", "max_length", "min_count", "dropout")
+                 "encoder_pooling", "encoder_downsampling", "encoder_coordinates", "attention_heads", "max_length",
+                 "min_count", "dropout")
 
     def __post_init__(self):
         self.encoder_filters = tuple(self.encoder_filters)
@@ -108,6 +112,10 @@ class CaptionerSettings(RunSettings):
             self.check_positive(("steps_per_epoch",))
         if len(self.encoder_filters) < 2 or any(not isinstance(f, int) or f <= 0 for f in self.encoder_filters):
             raise UserError(f"encoder-filters must be at least 2 positive integers, got {list(self.encoder_filters)}")
+        if isinstance(self.attention_heads, bool) or not isinstance(self.attention_heads, int) \
+                or self.attention_heads < 0 or self.hidden_dim % max(self.attention_heads, 1):
+            raise UserError(f"attention-heads must be an integer >= 0 that divides hidden-dim {self.hidden_dim}, "
+                            f"got {self.attention_heads!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
         self.check_choice("encoder_pooling", POOLINGS)
@@ -243,17 +251,18 @@ def _json_ready(settings):
     return {name: list(value) if isinstance(value, tuple) else value for name, value in settings.items()}
 
 
-def _image_encoder(config):
-    """The run's from-scratch CNN, as G and D both have it."""
-    return ImageEncoder(embedding_dim=config.hidden_dim, filters=config.encoder_filters, regions=False,
+def _image_encoder(config, regions=False):
+    """The run's from-scratch CNN, as G and D both have it (G's also gives regions to attend over)."""
+    return ImageEncoder(embedding_dim=config.hidden_dim, filters=config.encoder_filters, regions=regions,
                         pooling=config.encoder_pooling, downsampling=config.encoder_downsampling,
                         coordinates=config.encoder_coordinates, name="image_encoder")
 
 
 def _new_captioner(config, vocabulary_size):
-    encoder = _image_encoder(config)
+    encoder = _image_encoder(config, regions=config.attention_heads > 0)
     captioner = Captioner(vocabulary_size, max_length=config.max_length, embedding_dim=config.embedding_dim,
-                          hidden_dim=config.hidden_dim, image_encoder=encoder, dropout=config.dropout)
+                          hidden_dim=config.hidden_dim, image_encoder=encoder, dropout=config.dropout,
+                          attention_heads=config.attention_heads)
     captioner.build({"image": (None, config.image_size, config.image_size, 3)})
     return captioner
 
@@ -304,7 +313,9 @@ def _pretrained_discriminator(run, captioner, verbose):
     # D's CNN starts as G's, trained by MLE: Dai et al. 2017 give both the same pretrained CNN.
     # One trained from scratch in D's short pretraining hardly sees shapes, so D cannot tell a
     # caption that names the wrong shape from a true one.
-    encoder.set_weights(captioner.image_encoder.get_weights())
+    for mine, trained in zip(encoder.blocks + [encoder.global_projection],
+                             captioner.image_encoder.blocks + [captioner.image_encoder.global_projection]):
+        mine.set_weights(trained.get_weights())
     if config.d_pretrain_epochs:
         pretraining = _adversarial_model(config, captioner, discriminator, discriminator_only=True)
         pretraining.compile(d_optimizer=keras.optimizers.Adam(config.d_learning_rate))
