@@ -106,6 +106,22 @@ class NetworksTest(TestCase):
         self.assertLess(before, 0.5)
         self.assertAllClose(after, 1.0, atol=0.05)
 
+    def test_projection_adds_the_match_of_pooled_features_and_text(self):
+        discriminator = DCGANDiscriminator(32, embedding_dim=EMBEDDING, ndf=8, projection=True)
+        image = keras.random.uniform((2, 32, 32, 3), -1, 1, seed=1)
+        embedding = keras.random.normal((2, EMBEDDING), seed=2)
+        logits = discriminator({"image": image, "embedding": embedding})
+        features = keras.Model(discriminator.inputs, discriminator.get_layer("down2_act").output)(
+            {"image": image, "embedding": embedding})
+        pooled = np.mean(keras.ops.convert_to_numpy(features), axis=(1, 2))
+        kernel = discriminator.get_layer("projection").kernel
+        match = np.sum(pooled * (keras.ops.convert_to_numpy(embedding) @ kernel.numpy()), axis=1)
+        kernel.assign(np.zeros_like(kernel))
+        without = discriminator({"image": image, "embedding": embedding})
+        self.assertGreater(np.abs(match).max(), 1e-4)
+        self.assertAllClose(logits[:, 0] - without[:, 0], match, atol=1e-5)
+        self.assert_serialization_round_trip(discriminator)
+
     def test_serialization_and_saving(self):
         generator = DCGANGenerator(32, embedding_dim=EMBEDDING, ngf=8, name="g")
         discriminator = DCGANDiscriminator(32, embedding_dim=EMBEDDING, ndf=8, spectral_norm=True, name="d")

@@ -144,6 +144,9 @@ class DCGANDiscriminator(keras.Model):
         spectral_norm: bool, spectral normalisation instead of batch norm.
         synchronized_batch_norm: bool, batch statistics over all replicas of a
             `tf.distribute` strategy.
+        projection: bool, add the projection term of Miyato & Koyama 2018 to the logit: the
+            inner product of the pooled 4x4 image features with a linear map of the sentence
+            embedding, a direct measure of how well image and text match.
         **kwargs: passed to `keras.Model` (`name`, `trainable`, `dtype`).
 
     Inputs: a dict `{"image": float [B, S, S, 3], "embedding": float [B, E]}`.
@@ -163,6 +166,7 @@ class DCGANDiscriminator(keras.Model):
         condition_dim=128,
         spectral_norm=False,
         synchronized_batch_norm=True,
+        projection=False,
         **kwargs,
     ):
         doublings = _doublings(image_size)
@@ -192,6 +196,7 @@ class DCGANDiscriminator(keras.Model):
             if i > 0:
                 x = normalize(x, f"down{i}_bn")
             x = keras.layers.LeakyReLU(0.2, name=f"down{i}_act")(x)
+        image_features = x
         condition = keras.layers.Dense(condition_dim, kernel_initializer=_weights(), name="condition")(embedding)
         condition = keras.layers.LeakyReLU(0.2, name="condition_act")(condition)
         condition = keras.layers.RepeatVector(4 * 4, name="condition_tile")(condition)
@@ -201,6 +206,13 @@ class DCGANDiscriminator(keras.Model):
         x = normalize(x, "joint_bn")
         x = keras.layers.LeakyReLU(0.2, name="joint_act")(x)
         x = conv(1, 4, 1, "valid", "score")(x)
+        if projection:
+            x = keras.layers.Reshape((1,), name="score_flat")(x)
+            pooled = keras.layers.GlobalAveragePooling2D(name="projection_pool")(image_features)
+            projected = keras.layers.Dense(image_features.shape[-1], use_bias=False, kernel_initializer=_weights(),
+                                           name="projection")(embedding)
+            match = keras.layers.Dot(axes=1, name="projection_match")([pooled, projected])
+            x = keras.layers.Add(name="score_and_match")([x, match])
         logits = keras.layers.Reshape((1,), dtype="float32", name="logits")(x)
         super().__init__(inputs={"image": image, "embedding": embedding}, outputs=logits, **kwargs)
 
@@ -210,6 +222,7 @@ class DCGANDiscriminator(keras.Model):
         self.condition_dim = condition_dim
         self.spectral_norm = spectral_norm
         self.synchronized_batch_norm = synchronized_batch_norm
+        self.projection = projection
 
     def get_config(self):
         config = super().get_config()
@@ -217,6 +230,7 @@ class DCGANDiscriminator(keras.Model):
             {
                 "image_size": self.image_size,
                 "embedding_dim": self.embedding_dim,
+                "projection": self.projection,
                 "ndf": self.ndf,
                 "condition_dim": self.condition_dim,
                 "spectral_norm": self.spectral_norm,

@@ -60,6 +60,7 @@ class DCGANSettings(RunSettings):
     max_length: int = 32
     min_count: int = 1
     spectral_norm: bool = False
+    projection_discriminator: bool = False
     # training
     epochs: int = 10
     steps_per_epoch: int | None = None
@@ -90,7 +91,7 @@ class DCGANSettings(RunSettings):
 
     ARCHITECTURE = (
         "image_size", "noise_dim", "ngf", "ndf", "text_encoder", "text_embedding_dim",
-        "text_hidden_dim", "max_length", "min_count", "spectral_norm",
+        "text_hidden_dim", "max_length", "min_count", "spectral_norm", "projection_discriminator",
     )
 
     def check(self):
@@ -256,7 +257,8 @@ def _build_model(config, text_encoder):
         image_size=config.image_size, noise_dim=config.noise_dim, embedding_dim=config.text_hidden_dim, ngf=config.ngf
     )
     discriminator = DCGANDiscriminator(
-        image_size=config.image_size, embedding_dim=config.text_hidden_dim, ndf=config.ndf, spectral_norm=config.spectral_norm
+        image_size=config.image_size, embedding_dim=config.text_hidden_dim, ndf=config.ndf,
+        spectral_norm=config.spectral_norm, projection=config.projection_discriminator,
     )
     model = TextConditionalDCGAN(
         generator, discriminator, text_encoder, gan_int=config.gan_int,
