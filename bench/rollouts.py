@@ -19,11 +19,12 @@ discriminator and noise (`tfgan_text.models.rollouts`):
 The networks have random weights (only their sizes matter for speed; with a random captioner
 few captions end early, so nearly every prefix needs its rollouts: the worst case): a
 shapes-sized captioner (vocabulary 70, embedding 128, LSTM 256, 64-px images, the default
-`ImageEncoder`) and discriminator of the same widths. Prints one JSON line: seconds per call
+`ImageEncoder`, attention over its 8x8 regions with `--attention-heads` 4, as `train captioner`
+makes it; 0 for none) and discriminator of the same widths. Prints one JSON line: seconds per call
 (median of `--repeats` after a warm-up), the speed-up of `batched` over `naive`, and the max
 abs difference of their rewards (they must agree to float rounding).
 
-Run: `python bench/rollouts.py [--batch 32] [--length 16] [--rollouts 16] [--repeats 3]`
+Run: `python bench/rollouts.py [--batch 32] [--length 16] [--rollouts 16] [--repeats 3] [--attention-heads 4]`
 """
 
 import argparse
@@ -65,11 +66,13 @@ def main():
     parser.add_argument("--rollouts", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--attention-heads", type=int, default=4, help="the captioner's (train captioner's default)")
     args = parser.parse_args()
 
     keras.utils.set_random_seed(args.seed)
     image_shape = (None, IMAGE_SIZE, IMAGE_SIZE, 3)
-    captioner = Captioner(VOCABULARY, max_length=args.length + 1, embedding_dim=EMBEDDING, hidden_dim=HIDDEN)
+    captioner = Captioner(VOCABULARY, max_length=args.length + 1, embedding_dim=EMBEDDING, hidden_dim=HIDDEN,
+                          attention_heads=args.attention_heads)
     captioner.build({"image": image_shape})
     discriminator = CaptionDiscriminator(VOCABULARY, embedding_dim=EMBEDDING, hidden_dim=HIDDEN)
     discriminator.build({"image": image_shape})
@@ -85,13 +88,14 @@ def main():
     single_fn = tf.function(rollouts.naive_single_rollout)
 
     def batched():
-        return batched_fn(captioner, discriminator, images, tokens, noise, states=states)
+        return batched_fn(captioner, discriminator, images, tokens, noise, states=states, policy_features=features)
 
     def recomputed():
         return batched_fn(captioner, discriminator, images, tokens, noise)
 
     def whole():
-        return batched_fn(captioner, discriminator, images, tokens, noise, states=states, read_prefixes_once=False)
+        return batched_fn(captioner, discriminator, images, tokens, noise, states=states, read_prefixes_once=False,
+                          policy_features=features)
 
     def naive():
         return rollouts.naive_rollout_rewards(captioner, discriminator, images, tokens, noise, single=single_fn)
@@ -121,6 +125,7 @@ def main():
                 "vocabulary": VOCABULARY,
                 "embedding": EMBEDDING,
                 "hidden": HIDDEN,
+                "attention_heads": args.attention_heads,
                 "image_size": IMAGE_SIZE,
                 "weights": "random",
                 "mean_caption_length": round(float(lengths.mean()), 2),

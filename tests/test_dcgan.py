@@ -73,6 +73,21 @@ class NetworksTest(TestCase):
             logits = discriminator({"image": images, "embedding": embedding})
             self.assertEqual(tuple(logits.shape), (2, 1))
 
+    def test_resize_upsampling_has_no_transposed_convolutions(self):
+        generator = DCGANGenerator(32, embedding_dim=EMBEDDING, ngf=8, upsampling="resize")
+        inputs = {"noise": keras.random.normal((2, 100), seed=2), "embedding": keras.random.normal((2, EMBEDDING))}
+        self.assertEqual(tuple(generator(inputs).shape), (2, 32, 32, 3))
+        blocks = [generator.get_layer(name) for name in ("up0", "up1", "to_rgb")]
+        self.assertEqual([[type(layer).__name__ for layer in block.layers] for block in blocks],
+                         [["UpSampling2D", "Conv2D"]] * 3)
+        self.assertEqual(blocks[-1].layers[-1].kernel.shape, (3, 3, 8, 3))
+        self.assertNotIn("Conv2DTranspose", [type(layer).__name__ for layer in generator.layers])
+        restored = self.assert_serialization_round_trip(generator)
+        self.assertEqual(restored.upsampling, "resize")
+        self.assert_saving_round_trip(generator, inputs)
+        with self.assertRaisesRegex(UserError, "upsampling must be one of transposed, resize, got 'bilinear'"):
+            DCGANGenerator(32, upsampling="bilinear")
+
     def test_bad_image_size(self):
         with self.assertRaisesRegex(UserError, "image_size"):
             DCGANGenerator(48)

@@ -91,6 +91,8 @@ class TrainDCGANTest(TestCase):
             train_dcgan(run, verbose=0, **{**TINY, "batch_size": -4})
         with self.assertRaisesRegex(UserError, "text-encoder-image-downsampling must be one of strided, max_pool"):
             train_dcgan(run, verbose=0, **{**TINY, "text_encoder_image_downsampling": "avg"})
+        with self.assertRaisesRegex(UserError, "generator-upsampling must be one of transposed, resize, got 'linear'"):
+            train_dcgan(run, verbose=0, **{**TINY, "generator_upsampling": "linear"})
         self.assertFalse(os.path.exists(run))
 
         train_dcgan(run, verbose=0, **TINY)

@@ -81,6 +81,8 @@ def _add_dcgan_arguments(parser):
     parser.add_argument("--spectral-norm", action="store_const", const=True, default=None)
     parser.add_argument("--projection-discriminator", action="store_const", const=True, default=None,
                         help="add the projection term (image features . text) to D's logit")
+    parser.add_argument("--generator-upsampling", default=None, choices=("transposed", "resize"),
+                        help="G's blocks double maps by 4x4 transposed convolutions or nearest resize + 3x3")
     parser.add_argument("--captions-per-image", type=_positive_int, default=None, help="condition averaged over K captions")
     parser.add_argument("--no-gan-int", dest="gan_int", action="store_const", const=False, default=None)
     parser.add_argument("--interpolation-beta", type=float, default=None, help="GAN-INT beta (0.5)")
@@ -90,7 +92,7 @@ def _add_dcgan_arguments(parser):
 TRAIN_FLAGS = {
     "data", "format", "epochs", "steps_per_epoch", "batch_size", "image_size", "seed", "text_encoder",
     "text_encoder_epochs", "ngf", "ndf", "loss", "label_smoothing", "spectral_norm", "projection_discriminator",
-    "captions_per_image",
+    "generator_upsampling", "captions_per_image",
     "gan_int", "interpolation_beta", "checkpoint_every",
 }
 

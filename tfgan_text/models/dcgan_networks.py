@@ -11,6 +11,7 @@ import keras
 from tfgan_text.errors import UserError
 
 IMAGE_SIZES = (32, 64, 128)
+UPSAMPLINGS = ("transposed", "resize")
 
 
 def _weights():
@@ -53,6 +54,9 @@ class DCGANGenerator(keras.Model):
         condition_dim: int, size of the compressed embedding (Reed: 128).
         synchronized_batch_norm: bool, batch statistics over all replicas of a
             `tf.distribute` strategy, so multi-device training matches one device.
+        upsampling: str, how each block doubles the map: `"transposed"` (a stride-2 4x4
+            transposed convolution, DCGAN) or `"resize"` (nearest-neighbour resize, then a 3x3
+            convolution: no checkerboard artifacts, Odena et al. 2016).
         **kwargs: passed to `keras.Model` (`name`, `trainable`, `dtype`).
 
     Inputs: a dict `{"noise": float [B, Z], "embedding": float [B, E]}`.
@@ -71,9 +75,22 @@ class DCGANGenerator(keras.Model):
         ngf=64,
         condition_dim=128,
         synchronized_batch_norm=True,
+        upsampling="transposed",
         **kwargs,
     ):
         doublings = _doublings(image_size)
+        if upsampling not in UPSAMPLINGS:
+            raise UserError(f"upsampling must be one of {', '.join(UPSAMPLINGS)}, got {upsampling!r}")
+
+        def up(filters, name, **options):
+            if upsampling == "transposed":
+                return keras.layers.Conv2DTranspose(
+                    filters, 4, strides=2, padding="same", kernel_initializer=_weights(), name=name, **options
+                )
+            return keras.Sequential([keras.layers.UpSampling2D(2, interpolation="nearest"),
+                                     keras.layers.Conv2D(filters, 3, padding="same", kernel_initializer=_weights(),
+                                                         **options)], name=name)
+
         widths = [ngf * min(2**i, 8) for i in reversed(range(doublings))]
 
         noise = keras.Input((noise_dim,), name="noise")
@@ -86,14 +103,10 @@ class DCGANGenerator(keras.Model):
         x = _batch_norm(synchronized_batch_norm, "project_bn")(x)
         x = keras.layers.ReLU(name="project_act")(x)
         for i, width in enumerate(widths[1:]):
-            x = keras.layers.Conv2DTranspose(
-                width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=_weights(), name=f"up{i}"
-            )(x)
+            x = up(width, f"up{i}", use_bias=False)(x)
             x = _batch_norm(synchronized_batch_norm, f"up{i}_bn")(x)
             x = keras.layers.ReLU(name=f"up{i}_act")(x)
-        x = keras.layers.Conv2DTranspose(
-            3, 4, strides=2, padding="same", kernel_initializer=_weights(), name="to_rgb"
-        )(x)
+        x = up(3, "to_rgb")(x)
         image = keras.layers.Activation("tanh", dtype="float32", name="image")(x)
         super().__init__(inputs={"noise": noise, "embedding": embedding}, outputs=image, **kwargs)
 
@@ -103,12 +116,14 @@ class DCGANGenerator(keras.Model):
         self.ngf = ngf
         self.condition_dim = condition_dim
         self.synchronized_batch_norm = synchronized_batch_norm
+        self.upsampling = upsampling
 
     def get_config(self):
         config = super().get_config()
         config.update(
             {
                 "image_size": self.image_size,
+                "upsampling": self.upsampling,
                 "noise_dim": self.noise_dim,
                 "embedding_dim": self.embedding_dim,
                 "ngf": self.ngf,

@@ -17,6 +17,7 @@ from tfgan_text.data.pipeline import steps_per_epoch, training_pipeline
 from tfgan_text.errors import UserError
 from tfgan_text.models import load_model
 from tfgan_text.models.dcgan import DCGANDiscriminator, DCGANGenerator, TextConditionalDCGAN
+from tfgan_text.models.dcgan_networks import UPSAMPLINGS
 from tfgan_text.models.image_encoder import DOWNSAMPLINGS, ImageEncoder
 from tfgan_text.metrics.retrieval import caption_to_image_recall
 from tfgan_text.models.joint_embedding import JointEmbedding
@@ -61,6 +62,7 @@ class DCGANSettings(RunSettings):
     min_count: int = 1
     spectral_norm: bool = False
     projection_discriminator: bool = False
+    generator_upsampling: str = "transposed"
     # training
     epochs: int = 10
     steps_per_epoch: int | None = None
@@ -92,6 +94,7 @@ class DCGANSettings(RunSettings):
     ARCHITECTURE = (
         "image_size", "noise_dim", "ngf", "ndf", "text_encoder", "text_embedding_dim",
         "text_hidden_dim", "max_length", "min_count", "spectral_norm", "projection_discriminator",
+        "generator_upsampling",
     )
 
     def check(self):
@@ -106,6 +109,7 @@ class DCGANSettings(RunSettings):
         if not 0.0 <= self.counterfactual_wrong_rate <= 1.0:
             raise UserError(f"counterfactual-wrong-rate must be in [0, 1], got {self.counterfactual_wrong_rate!r}")
         self.check_choice("text_encoder_image_downsampling", DOWNSAMPLINGS)
+        self.check_choice("generator_upsampling", UPSAMPLINGS)
         if self.image_size not in (32, 64, 128):
             raise UserError(f"image size must be 32, 64 or 128, got {self.image_size}")
         if self.text_encoder not in TEXT_ENCODERS:
@@ -254,7 +258,8 @@ def _validation_recall(run, text_encoder, image_encoder, num_images=1000):
 
 def _build_model(config, text_encoder):
     generator = DCGANGenerator(
-        image_size=config.image_size, noise_dim=config.noise_dim, embedding_dim=config.text_hidden_dim, ngf=config.ngf
+        image_size=config.image_size, noise_dim=config.noise_dim, embedding_dim=config.text_hidden_dim, ngf=config.ngf,
+        upsampling=config.generator_upsampling,
     )
     discriminator = DCGANDiscriminator(
         image_size=config.image_size, embedding_dim=config.text_hidden_dim, ndf=config.ndf,
