@@ -76,6 +76,13 @@ class CaptionGANLossTest(TestCase):
         self.assertAllClose(tape.gradient(loss, log_probs), [[-1.0, 1.0, 0.0], [-0.5, -0.5, -0.5]])
         self.assertIsNone(tape.gradient(loss, advantages))  # advantages are constants
 
+    def test_policy_entropy(self):
+        uniform = np.log(np.full((1, 3, 4), 0.25, "float32"))
+        peaked = np.log(np.array([[[1.0 - 3e-6, 1e-6, 1e-6, 1e-6]] * 3], "float32"))
+        mask = np.array([[1, 1, 0]], "float32")
+        self.assertAllClose(losses.policy_entropy(uniform, mask), [2 * np.log(4.0)])  # the masked step does not count
+        self.assertAllClose(losses.policy_entropy(peaked, mask), [0.0], atol=1e-4)
+
     def test_mean_and_none_baselines(self):
         gan = seqgan()
         rewards = tf.constant([[0.2, 0.4, 0.6, 0.8, 0.5, 0.5], [0.4, 0.2, 0.3, 0.1, 0.9, 0.7]])
@@ -136,9 +143,11 @@ class SeqGANTest(TestCase):
         self.assertEqual(gan.rollout_policy.trainable_variables, [])
 
     def test_serialization_and_saving(self):
-        gan = seqgan(num_rollouts=5, baseline="none", mle_weight=0.3, rollout_update_rate=0.8, d_steps=2)
+        gan = seqgan(num_rollouts=5, baseline="none", mle_weight=0.3, rollout_update_rate=0.8, d_steps=2,
+                     entropy_weight=0.05)
         restored = self.assert_serialization_round_trip(gan)
-        self.assertEqual((restored.num_rollouts, restored.baseline, restored.d_steps), (5, "none", 2))
+        self.assertEqual((restored.num_rollouts, restored.baseline, restored.d_steps, restored.entropy_weight),
+                         (5, "none", 2, 0.05))
         self.assertIsNotNone(restored.rollout_policy)
         batch = tiny_batch(2)
         loaded = self.assert_saving_round_trip(gan, {"image": batch["image"], "token_ids": batch["token_ids"]})
@@ -147,11 +156,34 @@ class SeqGANTest(TestCase):
 
     def test_bad_options(self):
         for options in ({"baseline": "max"}, {"num_rollouts": 0}, {"rollout_update_rate": 1.0}, {"d_steps": 0},
-                        {"mle_weight": -1.0}):
+                        {"mle_weight": -1.0}, {"entropy_weight": -0.1}):
             with self.assertRaises(UserError, msg=str(options)):
                 seqgan(**options)
         with self.assertRaises(UserError):  # unbuilt networks
             SeqGAN(tiny_captioner(), type(tiny_discriminator())(VOCAB, embedding_dim=8, hidden_dim=16))
+
+    def test_entropy_bonus_widens_the_policy(self):
+        """With D frozen and no MLE term, the bonus raises the entropy of G's next-token
+        distributions; without it the same steps do not."""
+        batch = tiny_batch(8)
+
+        def mean_entropy(captioner):
+            features = captioner.encode_images(batch["image"])
+            logits = captioner.sequence_logits(features, batch["token_ids"][:, :-1])
+            log_probs = keras.ops.log_softmax(logits, axis=-1)
+            return float(keras.ops.mean(-keras.ops.sum(keras.ops.exp(log_probs) * log_probs, axis=-1)))
+
+        entropies = {}
+        for weight in (0.0, 1.0):
+            keras.utils.set_random_seed(1)
+            gan = SeqGAN(tiny_captioner(MAX_LENGTH, end_bias=1.0), tiny_discriminator(sharpness=20.0), num_rollouts=2,
+                         mle_weight=0.0, entropy_weight=weight, seed=1)
+            gan.compile(g_optimizer=keras.optimizers.Adam(0.02), d_optimizer=keras.optimizers.SGD(0.0))
+            before = mean_entropy(gan.captioner)
+            gan.fit(dataset(8), epochs=6, steps_per_epoch=1, verbose=0)
+            entropies[weight] = mean_entropy(gan.captioner) - before
+        self.assertGreater(entropies[1.0], 0.02, entropies)
+        self.assertGreater(entropies[1.0], entropies[0.0] + 0.05, entropies)
 
     def test_policy_gradient_raises_the_reward_of_a_fixed_discriminator(self):
         """With D frozen and no MLE term, the rollout policy gradient makes G's captions score higher."""

@@ -120,7 +120,7 @@ CAPTIONER_FLAGS = {
     "data", "format", "epochs", "steps_per_epoch", "batch_size", "image_size", "seed", "mode", "init_from",
     "embedding_dim", "hidden_dim", "encoder_downsampling", "encoder_coordinates", "attention_heads", "max_length",
     "dropout", "learning_rate", "learning_rate_decay", "checkpoint_every", "d_learning_rate",
-    "d_pretrain_epochs", "d_steps", "mle_weight", "rollouts", "baseline", "rollout_update_rate",
+    "d_pretrain_epochs", "d_steps", "mle_weight", "rollouts", "baseline", "rollout_update_rate", "entropy_weight",
     "temperature_initial", "temperature_min", "temperature_decay",
 }
 
@@ -151,6 +151,8 @@ def _add_captioner_arguments(parser):
     adversarial.add_argument("--baseline", default=None, choices=("mean", "greedy", "none"), help="seqgan: reward baseline")
     adversarial.add_argument("--rollout-update-rate", type=float, default=None,
                              help="seqgan: rollouts by a lagged copy of G updated at this rate (SeqGAN: 0.8)")
+    adversarial.add_argument("--entropy-weight", type=float, default=None,
+                             help="seqgan: weight of the entropy bonus on G's next-token distributions (0)")
     adversarial.add_argument("--temperature-initial", type=float, default=None, help="gumbel: tau at the start (1.0)")
     adversarial.add_argument("--temperature-min", type=float, default=None, help="gumbel: floor of tau (0.1)")
     adversarial.add_argument("--temperature-decay", type=float, default=None, help="gumbel: exponential decay per step")

@@ -248,6 +248,27 @@ def policy_gradient_loss(log_probs, advantages, mask):
     return -ops.sum(log_probs * advantages * ops.cast(mask, "float32"), axis=1)
 
 
+def policy_entropy(log_probs, mask):
+    """Entropy of a sequence generator's next-token distributions, summed over the caption, per
+    example: `sum_t mask_t * H(pi(. | w_<t))`.
+
+    Subtracted, weighted, from the policy-gradient loss as an entropy bonus (Williams & Peng
+    1991; Mnih et al. 2016): a reward-maximising policy otherwise sharpens toward one caption
+    per image, and its samples grow less varied than the data's. Summed over tokens as
+    `policy_gradient_loss` is, so the two weigh each token alike.
+
+    Args:
+        log_probs: float tensor `[B, L, V]`, log-probabilities of every token at each step.
+        mask: float or bool tensor `[B, L]`, 1 on the generated tokens, 0 on padding.
+
+    Returns:
+        float32 tensor `[B]`.
+    """
+    log_probs = ops.cast(log_probs, "float32")
+    entropy = -ops.sum(ops.exp(log_probs) * log_probs, axis=-1)
+    return ops.sum(entropy * ops.cast(mask, "float32"), axis=1)
+
+
 def hard_negative_matching_loss(
     image_embeddings, text_embeddings, negative_text_embeddings, gamma=10.0, labels=None, negative_mask=None
 ):

@@ -54,9 +54,14 @@ def policy_logits(logits):
     return ops.where(banned, _BANNED_LOGIT, logits)
 
 
+def policy_log_probs(logits):
+    """float32 `[..., V]`: log-probabilities of the masked policy of `logits [..., V]`."""
+    return ops.log_softmax(policy_logits(logits), axis=-1)
+
+
 def token_log_probs(logits, tokens):
     """float32 `[B, L]`: log-probability of `tokens [B, L]` under the masked policy of `logits [B, L, V]`."""
-    log_probs = ops.log_softmax(policy_logits(logits), axis=-1)
+    log_probs = policy_log_probs(logits)
     tokens = ops.cast(tokens, "int32")
     return ops.sum(log_probs * ops.one_hot(tokens, log_probs.shape[-1]), axis=-1)
 

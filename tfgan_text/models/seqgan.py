@@ -288,6 +288,10 @@ class SeqGAN(CaptionGAN):
             term is a per-token mean while the policy gradient sums over tokens with advantages
             of order 0.1, so a weight of 1 keeps the two of the same order.
         num_rollouts: int R >= 1, rollouts per prefix (16, as SeqGAN; Dai et al. use 64).
+        entropy_weight: float >= 0, weight of an entropy bonus: G's loss subtracts this times
+            the entropy of its next-token distributions summed over the sampled caption
+            (`losses.policy_entropy`). 0 (default) is SeqGAN as published; a small weight keeps
+            the policy gradient from narrowing G's samples of an image to fewer than people's.
         baseline: `"mean"`, `"greedy"` or `"none"` (above).
         rollout_update_rate: None (default): rollouts are sampled by the current G, continuing
             from the states of its own sampling pass. A float in [0, 1): rollouts are sampled
@@ -323,6 +327,7 @@ class SeqGAN(CaptionGAN):
         baseline="mean",
         mle_weight=1.0,
         rollout_update_rate=None,
+        entropy_weight=0.0,
         d_steps=1,
         fake_weight=1.0,
         wrong_weight=1.0,
@@ -347,6 +352,9 @@ class SeqGAN(CaptionGAN):
             raise UserError(f"baseline must be one of {BASELINES}, got {baseline!r}")
         if rollout_update_rate is not None and not 0.0 <= rollout_update_rate < 1.0:
             raise UserError(f"rollout_update_rate must be None or in [0, 1), got {rollout_update_rate}")
+        if not entropy_weight >= 0:
+            raise UserError(f"entropy_weight must be >= 0, got {entropy_weight}")
+        self.entropy_weight = entropy_weight
         self.num_rollouts = int(num_rollouts)
         self.baseline = baseline
         self.rollout_update_rate = rollout_update_rate
@@ -389,10 +397,13 @@ class SeqGAN(CaptionGAN):
                 advantages = rewards - self._baselines(rewards, ops.stop_gradient(features), image_features)
             inputs = ops.concatenate([ops.full_like(tokens[:, :1], START_ID), tokens[:, :-1]], axis=1)
             logits = self.captioner.sequence_logits(features, inputs, training=True)
-            log_probs = rollouts.token_log_probs(logits, tokens)
-            policy_loss = losses.policy_gradient_loss(log_probs, advantages, rollouts.generated_mask(tokens))
+            mask = rollouts.generated_mask(tokens)
+            policy_loss = losses.policy_gradient_loss(rollouts.token_log_probs(logits, tokens), advantages, mask)
             mle = self._mle_loss(features, token_ids)
             per_example = policy_loss + self.mle_weight * mle
+            if self.entropy_weight:
+                entropy = losses.policy_entropy(rollouts.policy_log_probs(logits), mask)
+                per_example -= self.entropy_weight * entropy
             loss = self._average(per_example, global_size)
         self._apply_generator_loss(tape, loss, per_example, mle, rewards[:, -1])
         if self.rollout_policy is not None:
@@ -422,6 +433,7 @@ class SeqGAN(CaptionGAN):
                 "num_rollouts": self.num_rollouts,
                 "baseline": self.baseline,
                 "rollout_update_rate": self.rollout_update_rate,
+                "entropy_weight": self.entropy_weight,
             }
         )
         return config

@@ -86,6 +86,7 @@ class CaptionerSettings(RunSettings):
     rollouts: int = 16
     baseline: str = "mean"
     rollout_update_rate: float | None = None
+    entropy_weight: float = 0.0
     temperature_initial: float = 1.0
     temperature_min: float = 0.1
     temperature_decay: float = 1e-4
@@ -125,6 +126,8 @@ class CaptionerSettings(RunSettings):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise UserError(f"{flag(name)} must be positive, got {value}")
+        if not self.entropy_weight >= 0:
+            raise UserError(f"entropy-weight must be >= 0, got {self.entropy_weight}")
         if self.d_pretrain_epochs < 0:
             raise UserError(f"d-pretrain-epochs must be >= 0, got {self.d_pretrain_epochs}")
         self.check_positive(("d_steps", "rollouts"))
@@ -285,7 +288,7 @@ def _adversarial_model(config, captioner, discriminator, discriminator_only=Fals
             temperature_min=config.temperature_min, temperature_decay=config.temperature_decay, **options,
         )
     return SeqGAN(captioner, discriminator, num_rollouts=config.rollouts, baseline=config.baseline,
-                  rollout_update_rate=config.rollout_update_rate, **options)
+                  rollout_update_rate=config.rollout_update_rate, entropy_weight=config.entropy_weight, **options)
 
 
 def _build_adversarial_model(run, verbose):
