@@ -146,6 +146,17 @@ class AttentionTest(TestCase):
             expected.append(np.einsum("btm,bmd->btd", weights, k))
         self.assertAllClose(captioner._attend(outputs, features), np.concatenate(expected, -1), atol=1e-5)
 
+    def test_groups_of_rows_read_their_images_features_without_copies(self):
+        """Rows `[G, B]` group-major read image `n mod B`: the same as features tiled per row."""
+        captioner = _captioner(attention_heads=2)
+        rng = np.random.default_rng(2)
+        outputs = rng.normal(size=(3 * 2, 1, 16)).astype(np.float32)  # G = 3 groups of B = 2
+        features = rng.normal(size=(2, 5, 16)).astype(np.float32)
+        tiled = np.tile(features, (3, 1, 1))  # row n -> image n mod 2
+        self.assertAllClose(captioner._attend(outputs, features), captioner._attend(outputs, tiled), atol=1e-5)
+        swapped = np.tile(features[::-1], (3, 1, 1))
+        self.assertGreater(np.abs(captioner._attend(outputs, features) - captioner._attend(outputs, swapped)).max(), 1e-3)
+
     def test_only_the_attending_captioner_reads_the_regions(self):
         """Same global feature, other regions: the scores move with attention and only then."""
         rng = np.random.default_rng(1)

@@ -146,7 +146,8 @@ class Captioner(keras.Model):
 
     def step(self, token_ids, state, features, training=False):
         """One decoder step: `(logits [B, V], new_state)` after reading `token_ids` (int `[B]`);
-        `features` are `encode_images`' of each row's image (read only with attention)."""
+        `features` are `encode_images`' of the images (read only with attention): `[B, ...]`
+        for B rows, or for several groups of B rows laid out group-major (see `_attend`)."""
         return self.step_embedded(self.embedding(token_ids), state, features, training=training)
 
     def step_embedded(self, embedded, state, features, training=False):
@@ -168,19 +169,27 @@ class Captioner(keras.Model):
         return self.token_scores(self.output_dropout(outputs, training=training))
 
     def _attend(self, outputs, features):
-        """float `[B, T, E]`: multi-head scaled dot-product attention of each output over the
-        image's features `[B, M, E]`, heads concatenated."""
+        """float `[N, T, E]`: multi-head scaled dot-product attention of each output over its
+        image's features, heads concatenated.
+
+        `features` `[B, M, E]` may serve several groups of B rows: `outputs` `[N = G * B, T, H]`
+        are group-major, row n reading image n mod B (as SeqGAN's rollout rows are laid out), so
+        the features are never copied per row. With N = B (G = 1) row n reads image n.
+        """
         heads = self.attention_heads
         width = features.shape[-1] // heads
-
-        def split(x):  # [B, L, E] -> [B, heads, L, E / heads]
-            return ops.transpose(ops.reshape(x, (ops.shape(x)[0], -1, heads, width)), (0, 2, 1, 3))
-
-        queries, keys = split(self.attention_query(outputs)), split(ops.cast(features, outputs.dtype))
+        queries = self.attention_query(outputs)  # [G * B, T, E]
+        rows, steps = ops.shape(queries)[0], ops.shape(queries)[1]
+        batch = ops.shape(features)[0]
+        groups = rows // ops.maximum(batch, 1)  # an empty batch has no groups
+        # [G, B, T, heads, w] -> [B, heads, G * T, w]: each image's queries side by side
+        queries = ops.transpose(ops.reshape(queries, (groups, batch, steps, heads, width)), (1, 3, 0, 2, 4))
+        queries = ops.reshape(queries, (batch, heads, groups * steps, width))
+        keys = ops.transpose(ops.reshape(ops.cast(features, outputs.dtype), (batch, -1, heads, width)), (0, 2, 1, 3))
         scores = ops.matmul(queries, ops.transpose(keys, (0, 1, 3, 2))) / float(width) ** 0.5
-        context = ops.matmul(ops.softmax(scores, axis=-1), keys)  # [B, heads, T, E / heads]
-        context = ops.transpose(context, (0, 2, 1, 3))
-        return ops.reshape(context, (ops.shape(context)[0], -1, heads * width))
+        context = ops.matmul(ops.softmax(scores, axis=-1), keys)  # [B, heads, G * T, w]
+        context = ops.transpose(ops.reshape(context, (batch, heads, groups, steps, width)), (2, 0, 3, 1, 4))
+        return ops.reshape(context, (rows, steps, heads * width))
 
     def call(self, inputs, training=False):
         """`{"image", "token_ids"}` -> logits `[B, T-1, V]` of `token_ids[:, 1:]`."""

@@ -264,16 +264,12 @@ def rollout_rewards(
     else:
         d_h = d_c = ops.zeros((prefixes, rollouts, batch, 1))  # unused
 
-    feature_shape = tuple(ops.shape(policy_features))  # each row reads its image's features
-
     def body(step, previous, h, c, d_h, d_c, generated, sentences):
         """Continuation step k: the prefixes t <= L - 1 - k still have a token to fill."""
         running = prefixes - step
         h, c, previous, d_h, d_c = (x[:running] for x in (h, c, previous, d_h, d_c))
-        row_features = ops.broadcast_to(policy_features[None, None], (running, rollouts) + feature_shape)
-        logits, (h, c) = policy.step(
-            _to_rows(previous), [_to_rows(h), _to_rows(c)], _to_rows(row_features), training=False
-        )
+        # the rows are `running * R` groups of B, image innermost: each reads its image's features
+        logits, (h, c) = policy.step(_to_rows(previous), [_to_rows(h), _to_rows(c)], policy_features, training=False)
         uniform = ops.moveaxis(noise[:, :running, step, :], 1, 0)  # [running, R, B]
         token = inverse_cdf_sample(logits, _to_rows(uniform))
         token = ops.where(_finished(_to_rows(previous)), PAD_ID, token)
