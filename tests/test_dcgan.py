@@ -8,6 +8,7 @@ from tests.test_case import TestCase, two_cpu_strategy
 from tfgan_text import losses
 from tfgan_text.errors import UserError
 from tfgan_text.models.dcgan import DCGANDiscriminator, DCGANGenerator, TextConditionalDCGAN
+from tfgan_text.models.image_encoder import ImageEncoder
 
 EMBEDDING = 16
 VOCAB = 20
@@ -204,7 +205,7 @@ class TextConditionalDCGANTest(TestCase):
         self.assertTrue(_changed(d_before, d_weights))
         self.assertTrue(_unchanged(g_before, g_weights))
         d_before = _values(d_weights)
-        gan._generator_step(right, 0, 2, 2)
+        gan._generator_step(right, batch, 0, 2, 2)
         self.assertTrue(_changed(g_before, g_weights))
         self.assertTrue(_unchanged(d_before, d_weights))
 
@@ -269,6 +270,42 @@ class TextConditionalDCGANTest(TestCase):
         self.assertAllClose(g_losses[0], np.log(2.0), atol=0.15)
         self.assertAllClose(g_losses[1] / g_losses[0], 2.0, atol=0.2)
 
+    def test_matching_loss_adds_the_damsm_sentence_term_through_the_frozen_image_encoder(self):
+        batch = {**_batch(4), "content_key": np.array([0, 1, 2, 3])}
+        image_encoder = ImageEncoder(embedding_dim=EMBEDDING, filters=(8, 16))
+        image_encoder.build((None, 32, 32, 3))
+        encoder_before = _values(image_encoder.weights)
+        without = _gan(gan_int=False)
+        with_matching = _gan(gan_int=False, image_encoder=image_encoder, matching_weight=2.0)
+        with_matching.set_weights(without.get_weights()[: len(without.weights)] + image_encoder.get_weights())
+        logs = []
+        for gan in (without, with_matching):
+            gan.compile(run_eagerly=True)
+            logs.append(gan.train_on_batch(batch, return_dict=True))
+        self.assertNotIn("g_matching", logs[0])
+        # Same D step, same noise: G's loss differs by exactly the weighted matching term.
+        self.assertAllClose(logs[0]["d_loss"], logs[1]["d_loss"], atol=1e-6)
+        self.assertAllClose(logs[1]["g_loss"] - logs[0]["g_loss"], 2.0 * logs[1]["g_matching"], atol=1e-4)
+        self.assertGreater(logs[1]["g_matching"], 0.0)
+        self.assertFalse(np.allclose(_values(without.generator.weights)[0], _values(with_matching.generator.weights)[0]))
+        self.assertTrue(_unchanged(encoder_before, image_encoder.weights))
+        restored = self.assert_serialization_round_trip(with_matching)
+        self.assertEqual(restored.matching_weight, 2.0)
+        self.assertFalse(restored.image_encoder.trainable)
+
+        # Counterfactual captions only add negatives to each image's softmax: a larger loss.
+        with_negatives = _gan(
+            gan_int=False, image_encoder=image_encoder, matching_weight=2.0, matching_swap_groups=[list(range(1, 10))] * 2
+        )
+        with_negatives.set_weights(without.get_weights()[: len(without.weights)] + image_encoder.get_weights())
+        baseline = _gan(gan_int=False, image_encoder=image_encoder, matching_weight=2.0)
+        baseline.set_weights(with_negatives.get_weights()[: len(baseline.weights)])
+        g_matching = []
+        for gan in (baseline, with_negatives):
+            gan.compile(run_eagerly=True)
+            g_matching.append(gan.train_on_batch(batch, return_dict=True)["g_matching"])
+        self.assertGreater(g_matching[1], g_matching[0] + 1e-3)
+
     def test_bad_options(self):
         gan = _gan()
         with self.assertRaisesRegex(UserError, "loss"):
@@ -279,6 +316,12 @@ class TextConditionalDCGANTest(TestCase):
             gan.compile(loss="hinge", label_smoothing=0.1)
         with self.assertRaisesRegex(UserError, "interpolation_beta"):
             _gan(interpolation_beta=1.5)
+        with self.assertRaisesRegex(UserError, "matching_weight > 0 needs the image_encoder"):
+            _gan(matching_weight=1.0)
+        with self.assertRaisesRegex(UserError, "matching_weight must be >= 0"):
+            _gan(matching_weight=-1.0)
+        with self.assertRaisesRegex(UserError, "matching swap group needs two or more distinct token ids"):
+            _gan(matching_swap_groups=[[3, 3]])
 
     def test_nan_loss_is_reported(self):
         gan = _gan()

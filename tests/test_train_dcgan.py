@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from tests.test_case import TestCase
 from tfgan_text.errors import UserError
+from tfgan_text.models import load_model
 from tfgan_text.training.checkpoints import TrainingCheckpoint
 from tfgan_text.training.train_dcgan import train_dcgan
 
@@ -58,7 +59,7 @@ class TrainDCGANTest(TestCase):
     def test_run_writes_everything_and_resume_adds_epochs(self):
         run = os.path.join(self.temp_dir(), "run")
         model = train_dcgan(run, verbose=0, **TINY)
-        for name in ("run.json", "vocab.txt", "tokenizer.json", "text_encoder.keras", "model.keras", "logs"):
+        for name in ("run.json", "vocab.txt", "tokenizer.json", "text_encoder.keras", "image_encoder.keras", "model.keras", "logs"):
             self.assertTrue(os.path.exists(os.path.join(run, name)), name)
         self.assertTrue(os.path.exists(os.path.join(run, "samples", "samples_epoch_001.png")))
         self.assertEqual(int(model.d_optimizer.iterations.numpy()), 3)
@@ -93,6 +94,8 @@ class TrainDCGANTest(TestCase):
             train_dcgan(run, verbose=0, **{**TINY, "text_encoder_image_downsampling": "avg"})
         with self.assertRaisesRegex(UserError, "generator-upsampling must be one of transposed, resize, got 'linear'"):
             train_dcgan(run, verbose=0, **{**TINY, "generator_upsampling": "linear"})
+        with self.assertRaisesRegex(UserError, "matching-weight must be a number >= 0, got -1"):
+            train_dcgan(run, verbose=0, **{**TINY, "matching_weight": -1})
         self.assertFalse(os.path.exists(run))
 
         train_dcgan(run, verbose=0, **TINY)
@@ -101,6 +104,21 @@ class TrainDCGANTest(TestCase):
             train_dcgan(run, verbose=0, **TINY)
         with self.assertRaisesRegex(UserError, "another architecture"):
             train_dcgan(run, resume=True, verbose=0, ngf=16)
+        self.assertEqual(tree_digest(run), before)
+
+    def test_matching_loss_run_uses_stage_one_image_encoder(self):
+        run = os.path.join(self.temp_dir(), "run")
+        model = train_dcgan(run, verbose=0, **{**TINY, "matching_weight": 1.0})
+        self.assertEqual(model.matching_weight, 1.0)
+        self.assertIn("g_matching", model.history.history)
+        stage_one = load_model(os.path.join(run, "image_encoder.keras"))
+        self.assertAllClose(model.image_encoder.get_weights(), stage_one.get_weights())  # frozen
+        self.assertEqual(load_model(os.path.join(run, "model.keras")).matching_weight, 1.0)
+
+        os.remove(os.path.join(run, "image_encoder.keras"))
+        before = tree_digest(run)
+        with self.assertRaisesRegex(UserError, "matching-weight needs stage 1's image encoder.*start a new run"):
+            train_dcgan(run, resume=True, epochs=2, verbose=0)
         self.assertEqual(tree_digest(run), before)
 
     def test_checkpoint_of_another_architecture_is_refused(self):

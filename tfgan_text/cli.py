@@ -86,6 +86,10 @@ def _add_dcgan_arguments(parser):
     parser.add_argument("--captions-per-image", type=_positive_int, default=None, help="condition averaged over K captions")
     parser.add_argument("--no-gan-int", dest="gan_int", action="store_const", const=False, default=None)
     parser.add_argument("--interpolation-beta", type=float, default=None, help="GAN-INT beta (0.5)")
+    parser.add_argument("--matching-weight", type=float, default=None,
+                        help="weight of the DAMSM sentence loss in G's loss, through stage 1's image encoder (0: off)")
+    parser.add_argument("--matching-shape-negatives", type=int, default=None,
+                        help="shapes data: shape-swapped captions per caption, hard negatives of that loss")
     parser.add_argument("--checkpoint-every", type=_positive_int, default=None, help="steps between checkpoints")
 
 
@@ -93,7 +97,7 @@ TRAIN_FLAGS = {
     "data", "format", "epochs", "steps_per_epoch", "batch_size", "image_size", "seed", "text_encoder",
     "text_encoder_epochs", "ngf", "ndf", "loss", "label_smoothing", "spectral_norm", "projection_discriminator",
     "generator_upsampling", "captions_per_image",
-    "gan_int", "interpolation_beta", "checkpoint_every",
+    "gan_int", "interpolation_beta", "checkpoint_every", "matching_weight", "matching_shape_negatives",
 }
 
 

@@ -14,6 +14,7 @@ from keras import ops
 from tfgan_text import losses
 from tfgan_text.errors import UserError
 from tfgan_text.models.dcgan_networks import DCGANDiscriminator, DCGANGenerator
+from tfgan_text.models.joint_embedding import counterfactual_embeddings
 from tfgan_text.models.replicas import gather_replicas, replica_position
 
 __all__ = ["DCGANDiscriminator", "DCGANGenerator", "TextConditionalDCGAN"]
@@ -44,6 +45,20 @@ class TextConditionalDCGAN(keras.Model):
         interpolation_beta: float in [0, 1], GAN-INT embedding `beta * h_i + (1 - beta) * h_j`,
             `j = i + 1` modulo the global batch (0.5 in the paper).
         seed: int or None, seed of the model's `keras.random.SeedGenerator` for the noise.
+        image_encoder: optional frozen image encoder of the text encoder's joint embedding
+            (an `ImageEncoder` trained with it in stage 1, giving `{"global": [B, E]}`), needed
+            when `matching_weight` > 0.
+        matching_weight: float >= 0, weight of the DAMSM sentence loss in the generator's loss
+            (AttnGAN's lambda, 5 on birds): generated image i must match caption i better than
+            the batch's other captions under the frozen joint embedding, which gives G a direct
+            gradient towards every attribute the caption names. 0 (default, as Reed): off.
+        matching_gamma: float, the softmax scale of that loss (AttnGAN's gamma3, 10).
+        matching_swap_groups: optional list of lists of token ids (word encoders): each
+            caption also gives one counterfactual per list (one word of the list swapped for
+            another, e.g. "star" for "circle"), a hard negative that generated image i must
+            match less well than caption i (`hard_negative_matching_loss`). The batch's other
+            captions differ in every attribute at once, so G can win against them on colour and
+            place alone; a caption differing only in shape can only be beaten by the shape.
         **kwargs: passed to `keras.Model`.
 
     Training batches are dicts (other keys are ignored):
@@ -51,7 +66,9 @@ class TextConditionalDCGAN(keras.Model):
         `token_ids`: int `[B, T]`, or `[B, K, T]` for K captions of each image, whose
             embeddings are averaged into one condition (Reed's averaged condition; every one of
             the K captions must be a real caption);
-        `wrong_token_ids`: int `[B, T]` or `[B, K, T]`, captions of other images.
+        `wrong_token_ids`: int `[B, T]` or `[B, K, T]`, captions of other images;
+        `content_key` (optional, used by the matching loss): `[B]`, equal for images of the
+            same content, which are then not negatives of each other.
 
     Calling the model maps `(token_ids, noise)` (a pair) to images `[B, S, S, 3]` in [-1, 1].
 
@@ -73,11 +90,22 @@ class TextConditionalDCGAN(keras.Model):
         gan_int=True,
         interpolation_beta=0.5,
         seed=None,
+        image_encoder=None,
+        matching_weight=0.0,
+        matching_gamma=10.0,
+        matching_swap_groups=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if not 0.0 <= interpolation_beta <= 1.0:
             raise UserError(f"interpolation_beta must be in [0, 1], got {interpolation_beta}")
+        if not matching_weight >= 0.0:
+            raise UserError(f"matching_weight must be >= 0, got {matching_weight}")
+        if matching_weight > 0.0 and image_encoder is None:
+            raise UserError("matching_weight > 0 needs the image_encoder of the text encoder's joint embedding")
+        for group in matching_swap_groups or []:
+            if len(set(group)) != len(group) or len(group) < 2:
+                raise UserError(f"a matching swap group needs two or more distinct token ids, got {group}")
         self.generator = generator
         self.discriminator = discriminator
         self.text_encoder = text_encoder
@@ -85,32 +113,43 @@ class TextConditionalDCGAN(keras.Model):
         self.gan_int = gan_int
         self.interpolation_beta = interpolation_beta
         self.seed = seed
+        self.image_encoder = image_encoder
+        self.matching_weight = float(matching_weight)
+        self.matching_gamma = float(matching_gamma)
+        # Tuples: Keras would track a list attribute, which then cannot be copied in a config.
+        self.matching_swap_groups = tuple(tuple(int(i) for i in group) for group in matching_swap_groups or [])
+        self.swap_seed_generator = keras.random.SeedGenerator(seed) if self.matching_swap_groups else None
         if not text_encoder.built:
             text_encoder.build((None, None))  # token ids [B, T]
         self.text_encoder.trainable = train_text_encoder
+        if image_encoder is not None:
+            image_encoder.trainable = False
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
         self.d_wrong_tracker = keras.metrics.Mean(name="d_wrong")
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        self.g_matching_tracker = keras.metrics.Mean(name="g_matching")
         # All weights live in the three (built) networks: nothing is left to build, and `fit`
         # under a strategy must not try to build the model by calling it on a training batch.
         self.built = True
 
     @property
     def metrics(self):
-        """Epoch means of the losses and of D's sigmoid(logit) on (real, right), (real, wrong), (fake, right).
+        """Epoch means of the losses and of D's sigmoid(logit) on (real, right), (real, wrong), (fake, right);
+        with the matching loss on, also of that loss alone (`g_matching`, unweighted).
 
         NaN losses stay NaN in the logs (`d_loss`, `g_loss`), for a callback to stop on.
         """
-        return [
+        trackers = [
             self.d_loss_tracker,
             self.g_loss_tracker,
             self.d_real_tracker,
             self.d_wrong_tracker,
             self.d_fake_tracker,
         ]
+        return trackers + [self.g_matching_tracker] if self.matching_weight > 0.0 else trackers
 
     def compile(self, d_optimizer=None, g_optimizer=None, loss="gan_cls", label_smoothing=0.0, **kwargs):
         """Configures training; call it in `strategy.scope()` when training under a strategy.
@@ -209,7 +248,7 @@ class TextConditionalDCGAN(keras.Model):
         local_size = ops.shape(images)[0]
         offset, global_size = replica_position(local_size)
         right = self._discriminator_step(batch, images, offset, local_size, global_size)
-        self._generator_step(right, offset, local_size, global_size)
+        self._generator_step(right, batch, offset, local_size, global_size)
         return {metric.name: metric.result() for metric in self.metrics}
 
     def _discriminator_step(self, batch, images, offset, local_size, global_size):
@@ -235,11 +274,13 @@ class TextConditionalDCGAN(keras.Model):
         self.d_fake_tracker.update_state(ops.sigmoid(fake_logits))
         return ops.stop_gradient(right)
 
-    def _generator_step(self, right, offset, local_size, global_size):
-        """Updates G on D(G(z, h), h) and, with GAN-INT, on interpolated embeddings.
+    def _generator_step(self, right, batch, offset, local_size, global_size):
+        """Updates G on D(G(z, h), h), with GAN-INT on interpolated embeddings, and with the
+        matching loss on the match of G(z, h) and its caption.
 
         D runs in training mode (batch statistics, as in its own step); its trainable weights
-        are not updated here.
+        are not updated here. The matching loss's negatives are the other captions of this
+        replica's batch.
         """
         g_loss_fn = GAN_LOSSES[self.gan_loss][1]
         noise = self._noise(offset, local_size, global_size)
@@ -254,10 +295,32 @@ class TextConditionalDCGAN(keras.Model):
                 mixed_fake = self.generator({"noise": mixed_noise, "embedding": mixed}, training=True)
                 mixed_logits = self.discriminator({"image": mixed_fake, "embedding": mixed}, training=True)
                 per_example = per_example + g_loss_fn(mixed_logits)
+            if self.matching_weight > 0.0:
+                matching = self._matching_loss(fake, right, batch)
+                per_example = per_example + self.matching_weight * matching
             loss = self._average(per_example, global_size)
         variables = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(loss, variables), variables)
         self.g_loss_tracker.update_state(per_example)
+        if self.matching_weight > 0.0:
+            self.g_matching_tracker.update_state(matching)
+
+    def _matching_loss(self, images, text_embeddings, batch):
+        """DAMSM sentence loss `[B]` of images and their captions' embeddings, through the
+        frozen image encoder (inference mode), with the counterfactual negatives if any."""
+        image_embeddings = self.image_encoder(images, training=False)["global"]
+        content_key = batch.get("content_key")
+        if not self.matching_swap_groups:
+            return losses.symmetric_matching_loss(image_embeddings, text_embeddings, self.matching_gamma, content_key)
+        token_ids = ops.convert_to_tensor(batch["token_ids"])
+        if len(token_ids.shape) == 3:
+            raise UserError("matching swap groups need one caption per image (token_ids [B, T])")
+        negatives, changed = counterfactual_embeddings(
+            self.encode_text, token_ids, self.matching_swap_groups, self.swap_seed_generator
+        )
+        return losses.hard_negative_matching_loss(
+            image_embeddings, text_embeddings, ops.stop_gradient(negatives), self.matching_gamma, content_key, changed
+        )
 
     def get_config(self):
         config = super().get_config()
@@ -270,6 +333,10 @@ class TextConditionalDCGAN(keras.Model):
                 "gan_int": self.gan_int,
                 "interpolation_beta": self.interpolation_beta,
                 "seed": self.seed,
+                "image_encoder": None if self.image_encoder is None else keras.saving.serialize_keras_object(self.image_encoder),
+                "matching_weight": self.matching_weight,
+                "matching_gamma": self.matching_gamma,
+                "matching_swap_groups": [list(group) for group in self.matching_swap_groups],
             }
         )
         return config
@@ -277,6 +344,7 @@ class TextConditionalDCGAN(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = copy.deepcopy(config)  # deserializing consumes the nested configs
-        for key in ("generator", "discriminator", "text_encoder"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
+        for key in ("generator", "discriminator", "text_encoder", "image_encoder"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)

@@ -38,6 +38,33 @@ def in_batch_recall_at_1(image_embeddings, text_embeddings, labels=None):
     return ops.mean(ops.cast(ops.diagonal(scores) > best_negative, "float32"))
 
 
+def counterfactual_embeddings(encode, token_ids, swap_groups, seed_generator):
+    """Sentence embeddings of counterfactual captions, the hard negatives of the matching loss.
+
+    Each caption gives one counterfactual per group of `swap_groups` (`swap_one_word`: one word
+    of the group swapped for another of it, drawn with `seed_generator`).
+
+    Args:
+        encode: callable, token ids `[N, T]` -> sentence embeddings `[N, E]`.
+        token_ids: int tensor `[B, T]`.
+        swap_groups: list of K lists of token ids.
+        seed_generator: `keras.random.SeedGenerator` of the swaps.
+
+    Returns:
+        `(embeddings [B, K, E], changed bool [B, K])`, False where a caption holds no word of
+        the group (its "counterfactual" is itself, no negative).
+    """
+    swapped, changed = [], []
+    for group in swap_groups:
+        uniform = keras.random.uniform(ops.stack([ops.shape(token_ids)[0], 2]), seed=seed_generator)
+        group_ids, group_changed = swap_one_word(token_ids, group, uniform)
+        swapped.append(group_ids)
+        changed.append(group_changed)
+    embeddings = encode(ops.concatenate(swapped, axis=0))
+    embeddings = ops.transpose(ops.reshape(embeddings, (len(swap_groups), ops.shape(token_ids)[0], -1)), (1, 0, 2))
+    return embeddings, ops.stack(changed, axis=1)
+
+
 @keras.saving.register_keras_serializable(package="tfgan_text")
 class JointEmbedding(keras.Model):
     """Trains a text encoder and an image encoder jointly with a symmetric matching loss.
@@ -108,19 +135,11 @@ class JointEmbedding(keras.Model):
         """Per-example matching loss, with the counterfactual hard negatives when configured."""
         if not self.swap_groups:
             return symmetric_matching_loss(embeddings["image"], embeddings["text"], self.gamma, labels)
-        ids = data["token_ids"]
-        swapped, changed = [], []
-        for group in self.swap_groups:
-            uniform = keras.random.uniform(ops.stack([ops.shape(ids)[0], 2]), seed=self.seed_generator)
-            group_ids, group_changed = swap_one_word(ids, group, uniform)
-            swapped.append(group_ids)
-            changed.append(group_changed)
-        negatives = self.text_encoder(ops.concatenate(swapped, axis=0), training=training)["sentence"]
-        count = len(self.swap_groups)
-        negatives = ops.transpose(ops.reshape(negatives, (count, ops.shape(ids)[0], -1)), (1, 0, 2))
-        return hard_negative_matching_loss(
-            embeddings["image"], embeddings["text"], negatives, self.gamma, labels, ops.stack(changed, axis=1)
+        negatives, changed = counterfactual_embeddings(
+            lambda ids: self.text_encoder(ids, training=training)["sentence"], data["token_ids"], self.swap_groups,
+            self.seed_generator,
         )
+        return hard_negative_matching_loss(embeddings["image"], embeddings["text"], negatives, self.gamma, labels, changed)
 
     def _update_metrics(self, loss, embeddings, labels):
         self.loss_tracker.update_state(loss)

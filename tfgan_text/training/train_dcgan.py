@@ -33,6 +33,7 @@ from tfgan_text.training.strategy import select_strategy
 
 TEXT_ENCODERS = ("word_rnn", "char_cnn_rnn")
 TEXT_ENCODER_FILE = "text_encoder.keras"
+IMAGE_ENCODER_FILE = "image_encoder.keras"
 MODEL_FILE = "model.keras"
 SAMPLE_CAPTIONS = 16
 
@@ -84,6 +85,12 @@ class DCGANSettings(RunSettings):
     # Share of GAN-CLS wrong captions that are the image's own caption with one shape word
     # swapped (shapes data, word encoder): wrong only in shape, so D must look at shape.
     counterfactual_wrong_rate: float = 0.0
+    # Weight of the DAMSM sentence loss in G's loss (AttnGAN's lambda), through stage 1's
+    # frozen image encoder; 0: off, as Reed.
+    matching_weight: float = 0.0
+    # For shapes data with the word encoder: shape-swapped captions per caption, hard
+    # negatives of that loss (see `TextConditionalDCGAN`'s `matching_swap_groups`).
+    matching_shape_negatives: int = 0
     captions_per_image: int = 1
     gan_int: bool = True
     interpolation_beta: float = 0.5
@@ -94,18 +101,24 @@ class DCGANSettings(RunSettings):
     ARCHITECTURE = (
         "image_size", "noise_dim", "ngf", "ndf", "text_encoder", "text_embedding_dim",
         "text_hidden_dim", "max_length", "min_count", "spectral_norm", "projection_discriminator",
-        "generator_upsampling",
+        "generator_upsampling", "matching_weight", "matching_shape_negatives",
     )
 
     def check(self):
         self.check_positive(("image_size", "noise_dim", "ngf", "ndf", "text_embedding_dim", "text_hidden_dim",
                              "max_length", "epochs", "batch_size", "captions_per_image", "min_count"))
-        for name in ("text_encoder_shape_negatives", "text_encoder_color_negatives"):
+        for name in ("text_encoder_shape_negatives", "text_encoder_color_negatives", "matching_shape_negatives"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise UserError(f"{name.replace('_', '-')} must be an integer >= 0, got {value!r}")
         if not self.text_encoder_gamma > 0:
             raise UserError(f"text-encoder-gamma must be > 0, got {self.text_encoder_gamma!r}")
+        if isinstance(self.matching_weight, bool) or not isinstance(self.matching_weight, (int, float)) or not self.matching_weight >= 0:
+            raise UserError(f"matching-weight must be a number >= 0, got {self.matching_weight!r}")
+        if self.matching_shape_negatives and not self.matching_weight:
+            raise UserError("matching-shape-negatives needs matching-weight > 0")
+        if self.matching_shape_negatives and self.captions_per_image > 1:
+            raise UserError("matching-shape-negatives needs captions-per-image 1")
         if not 0.0 <= self.counterfactual_wrong_rate <= 1.0:
             raise UserError(f"counterfactual-wrong-rate must be in [0, 1], got {self.counterfactual_wrong_rate!r}")
         self.check_choice("text_encoder_image_downsampling", DOWNSAMPLINGS)
@@ -154,8 +167,8 @@ class _Run:
 def train_text_encoder(out, resume=False, strategy="auto", verbose="auto", **settings):
     """Stage 1 alone: pretrains the run's text encoder and reports caption->image recall.
 
-    The encoder is trained jointly with an image encoder by the symmetric matching loss and
-    saved as `out/text_encoder.keras`; `train_dcgan(out, resume=True)` then goes on with the
+    The encoder is trained jointly with an image encoder by the symmetric matching loss; both
+    are saved, as `out/text_encoder.keras` and `out/image_encoder.keras`; `train_dcgan(out, resume=True)` then goes on with the
     GAN. Returns `(text_encoder, {"recall_at_1": ..., "recall_at_5": ...})` on the `val` split
     (the first 1,000 images), or an empty dict where the dataset has no `val` split.
     """
@@ -184,9 +197,10 @@ def train_dcgan(out, resume=False, strategy="auto", callbacks=(), verbose="auto"
     with select_strategy(strategy).scope():
         if os.path.exists(run.dir.file(TEXT_ENCODER_FILE)):
             text_encoder = load_model(run.dir.file(TEXT_ENCODER_FILE))
+            image_encoder = _saved_image_encoder(run) if config.matching_weight > 0 else None
         else:
-            text_encoder, _ = _pretrain_text_encoder(run, verbose)
-        model = _build_model(config, text_encoder)
+            text_encoder, image_encoder = _pretrain_text_encoder(run, verbose)
+        model = _build_model(config, text_encoder, image_encoder, _attribute_word_ids(run, "shape"))
         checkpoint = TrainingCheckpoint(run.dir.checkpoints, every_n_steps=config.checkpoint_every)
         step = checkpoint.restore(model)
     stop = StopOnNonFiniteLoss()
@@ -226,7 +240,17 @@ def _pretrain_text_encoder(run, verbose):
     )
     joint.fit(batches, epochs=config.text_encoder_epochs, steps_per_epoch=run.steps, verbose=verbose)
     text_encoder.save(run.dir.file(TEXT_ENCODER_FILE))
+    image_encoder.save(run.dir.file(IMAGE_ENCODER_FILE))
     return text_encoder, image_encoder
+
+
+def _saved_image_encoder(run):
+    """Stage 1's image encoder, for the matching loss; runs whose stage 1 predates saving it
+    have none."""
+    path = run.dir.file(IMAGE_ENCODER_FILE)
+    if not os.path.exists(path):
+        raise UserError(f"matching-weight needs stage 1's image encoder, and {path} does not exist: start a new run")
+    return load_model(path)
 
 
 def _attribute_word_ids(run, name):
@@ -256,7 +280,7 @@ def _validation_recall(run, text_encoder, image_encoder, num_images=1000):
     return caption_to_image_recall(text_encoder, image_encoder, batches)
 
 
-def _build_model(config, text_encoder):
+def _build_model(config, text_encoder, image_encoder=None, shape_words=()):
     generator = DCGANGenerator(
         image_size=config.image_size, noise_dim=config.noise_dim, embedding_dim=config.text_hidden_dim, ngf=config.ngf,
         upsampling=config.generator_upsampling,
@@ -268,6 +292,9 @@ def _build_model(config, text_encoder):
     model = TextConditionalDCGAN(
         generator, discriminator, text_encoder, gan_int=config.gan_int,
         interpolation_beta=config.interpolation_beta, seed=config.seed,
+        image_encoder=image_encoder if config.matching_weight > 0 else None, matching_weight=config.matching_weight,
+        matching_gamma=config.text_encoder_gamma,
+        matching_swap_groups=[shape_words] * config.matching_shape_negatives if shape_words else None,
     )
     model.compile(
         d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
