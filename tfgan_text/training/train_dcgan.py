@@ -168,8 +168,8 @@ def train_text_encoder(out, resume=False, strategy="auto", verbose="auto", **set
     """Stage 1 alone: pretrains the run's text encoder and reports caption->image recall.
 
     The encoder is trained jointly with an image encoder by the symmetric matching loss; both
-    are saved, as `out/text_encoder.keras` and `out/image_encoder.keras`; `train_dcgan(out, resume=True)` then goes on with the
-    GAN. Returns `(text_encoder, {"recall_at_1": ..., "recall_at_5": ...})` on the `val` split
+    are saved, as `out/text_encoder.keras` and `out/image_encoder.keras`, and
+    `train_dcgan(out, resume=True)` then goes on with the GAN. Returns `(text_encoder, {"recall_at_1": ..., "recall_at_5": ...})` on the `val` split
     (the first 1,000 images), or an empty dict where the dataset has no `val` split.
     """
     run = _Run(out, resume, settings)
