@@ -306,6 +306,30 @@ class TextConditionalDCGANTest(TestCase):
             g_matching.append(gan.train_on_batch(batch, return_dict=True)["g_matching"])
         self.assertGreater(g_matching[1], g_matching[0] + 1e-3)
 
+    def test_reconstruction_loss_pulls_generated_images_towards_their_real_images(self):
+        batch = _batch(4)
+        without = _gan(gan_int=False)
+        with_reconstruction = _gan(gan_int=False, reconstruction_weight=10.0)
+        with_reconstruction.set_weights(without.get_weights())
+        logs = []
+        for gan in (without, with_reconstruction):
+            gan.compile(run_eagerly=True)
+            logs.append(gan.train_on_batch(batch, return_dict=True))
+        self.assertNotIn("g_reconstruction", logs[0])
+        # Same D step, same noise: G's loss differs by exactly the weighted L1 term.
+        self.assertAllClose(logs[0]["d_loss"], logs[1]["d_loss"], atol=1e-6)
+        self.assertAllClose(logs[1]["g_loss"] - logs[0]["g_loss"], 10.0 * logs[1]["g_reconstruction"], atol=1e-4)
+        self.assertEqual(self.assert_serialization_round_trip(with_reconstruction).reconstruction_weight, 10.0)
+
+        # A few steps towards flat light-grey images bring G's images closer to them.
+        batch["image"] = np.full_like(batch["image"], 0.6)
+        gan = _gan(gan_int=False, reconstruction_weight=10.0)
+        gan.compile(g_optimizer=keras.optimizers.Adam(1e-2))
+        first = gan.train_on_batch(batch, return_dict=True)["g_reconstruction"]
+        for _ in range(10):
+            last = gan.train_on_batch(batch, return_dict=True)["g_reconstruction"]
+        self.assertLess(last, 0.5 * first)
+
     def test_bad_options(self):
         gan = _gan()
         with self.assertRaisesRegex(UserError, "loss"):
@@ -320,6 +344,8 @@ class TextConditionalDCGANTest(TestCase):
             _gan(matching_weight=1.0)
         with self.assertRaisesRegex(UserError, "matching_weight must be >= 0"):
             _gan(matching_weight=-1.0)
+        with self.assertRaisesRegex(UserError, "reconstruction_weight must be >= 0"):
+            _gan(reconstruction_weight=-1.0)
         with self.assertRaisesRegex(UserError, "matching swap group needs two or more distinct token ids"):
             _gan(matching_swap_groups=[[3, 3]])
 

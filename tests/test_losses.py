@@ -65,6 +65,11 @@ class LossesTest(TestCase):
         patches = np.array([[[1.0, 3.0]], [[-2.0, 0.0]]], "float32")  # [B, 1, 2]
         self.assertAllClose(losses.hinge_generator_loss(patches), [-2.0, 1.0])
 
+    def test_paired_l1_loss(self):
+        generated = np.zeros((2, 1, 2, 1), "float32")
+        target = np.array([[[[0.5], [-1.0]]], [[[0.0], [0.0]]]], "float32")
+        self.assertAllClose(losses.paired_l1_loss(generated, target), [0.75, 0.0])
+
 
 class HardNegativeMatchingLossTest(TestCase):
     # Unit images and texts: text i matches image i exactly, the other pair is orthogonal.

@@ -96,6 +96,8 @@ class TrainDCGANTest(TestCase):
             train_dcgan(run, verbose=0, **{**TINY, "generator_upsampling": "linear"})
         with self.assertRaisesRegex(UserError, "matching-weight must be a number >= 0, got -1"):
             train_dcgan(run, verbose=0, **{**TINY, "matching_weight": -1})
+        with self.assertRaisesRegex(UserError, "reconstruction-weight must be a number >= 0, got -0.5"):
+            train_dcgan(run, verbose=0, **{**TINY, "reconstruction_weight": -0.5})
         self.assertFalse(os.path.exists(run))
 
         train_dcgan(run, verbose=0, **TINY)

@@ -90,6 +90,8 @@ def _add_dcgan_arguments(parser):
                         help="weight of the DAMSM sentence loss in G's loss, through stage 1's image encoder (0: off)")
     parser.add_argument("--matching-shape-negatives", type=int, default=None,
                         help="shapes data: shape-swapped captions per caption, hard negatives of that loss")
+    parser.add_argument("--reconstruction-weight", type=float, default=None,
+                        help="weight of pix2pix's L1 distance of G(z, caption) to the caption's real image (0: off)")
     parser.add_argument("--checkpoint-every", type=_positive_int, default=None, help="steps between checkpoints")
 
 
@@ -98,6 +100,7 @@ TRAIN_FLAGS = {
     "text_encoder_epochs", "ngf", "ndf", "loss", "label_smoothing", "spectral_norm", "projection_discriminator",
     "generator_upsampling", "captions_per_image",
     "gan_int", "interpolation_beta", "checkpoint_every", "matching_weight", "matching_shape_negatives",
+    "reconstruction_weight",
 }
 
 

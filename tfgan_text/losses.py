@@ -12,6 +12,8 @@ References:
 - Non-saturating generator loss: Goodfellow et al. 2014, section 3.
 - Hinge loss: Lim & Ye 2017 "Geometric GAN"; Miyato et al. 2018 (SN-GAN).
 - One-sided label smoothing: Salimans et al. 2016, "Improved Techniques for Training GANs".
+- Paired L1 reconstruction: Isola et al. 2017, "Image-to-Image Translation with Conditional
+  Adversarial Networks" (pix2pix), eq. 3.
 """
 
 from keras import ops
@@ -117,6 +119,24 @@ def hinge_generator_loss(fake_logits):
     """
     return _per_example(-ops.convert_to_tensor(fake_logits))
 
+
+def paired_l1_loss(generated, target):
+    """Per-example mean absolute difference of generated images and their paired real images.
+
+    pix2pix's L1 term (Isola et al. 2017, eq. 3; lambda 100 on [-1, 1] images): it pulls each
+    generated image towards the real image of its caption, a direct, dense signal for every
+    attribute the caption fixes (colour, place, size). Its optimum is the median image of the
+    caption, so it also pulls G towards ignoring the noise; the GAN loss keeps images sharp.
+
+    Args:
+        generated: float tensor `[B, H, W, C]`.
+        target: float tensor `[B, H, W, C]`.
+
+    Returns:
+        float32 tensor `[B]`.
+    """
+    difference = ops.cast(generated, "float32") - ops.cast(target, "float32")
+    return _per_example(ops.abs(difference))
 
 
 def symmetric_matching_loss(image_embeddings, text_embeddings, gamma=10.0, labels=None):

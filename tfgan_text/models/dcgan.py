@@ -59,6 +59,10 @@ class TextConditionalDCGAN(keras.Model):
             match less well than caption i (`hard_negative_matching_loss`). The batch's other
             captions differ in every attribute at once, so G can win against them on colour and
             place alone; a caption differing only in shape can only be beaten by the shape.
+        reconstruction_weight: float >= 0, weight of pix2pix's L1 term in the generator's loss
+            (`losses.paired_l1_loss`, Isola et al. 2017, lambda 100): G(z, h_i) is pulled
+            towards real image i. A dense signal for everything the caption fixes, at the cost
+            of diversity over the noise. 0 (default, as Reed): off.
         **kwargs: passed to `keras.Model`.
 
     Training batches are dicts (other keys are ignored):
@@ -94,6 +98,7 @@ class TextConditionalDCGAN(keras.Model):
         matching_weight=0.0,
         matching_gamma=10.0,
         matching_swap_groups=None,
+        reconstruction_weight=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -101,6 +106,8 @@ class TextConditionalDCGAN(keras.Model):
             raise UserError(f"interpolation_beta must be in [0, 1], got {interpolation_beta}")
         if not matching_weight >= 0.0:
             raise UserError(f"matching_weight must be >= 0, got {matching_weight}")
+        if not reconstruction_weight >= 0.0:
+            raise UserError(f"reconstruction_weight must be >= 0, got {reconstruction_weight}")
         if matching_weight > 0.0 and image_encoder is None:
             raise UserError("matching_weight > 0 needs the image_encoder of the text encoder's joint embedding")
         for group in matching_swap_groups or []:
@@ -116,6 +123,7 @@ class TextConditionalDCGAN(keras.Model):
         self.image_encoder = image_encoder
         self.matching_weight = float(matching_weight)
         self.matching_gamma = float(matching_gamma)
+        self.reconstruction_weight = float(reconstruction_weight)
         # Tuples: Keras would track a list attribute, which then cannot be copied in a config.
         self.matching_swap_groups = tuple(tuple(int(i) for i in group) for group in matching_swap_groups or [])
         self.swap_seed_generator = keras.random.SeedGenerator(seed) if self.matching_swap_groups else None
@@ -131,6 +139,7 @@ class TextConditionalDCGAN(keras.Model):
         self.d_wrong_tracker = keras.metrics.Mean(name="d_wrong")
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
         self.g_matching_tracker = keras.metrics.Mean(name="g_matching")
+        self.g_reconstruction_tracker = keras.metrics.Mean(name="g_reconstruction")
         # All weights live in the three (built) networks: nothing is left to build, and `fit`
         # under a strategy must not try to build the model by calling it on a training batch.
         self.built = True
@@ -138,7 +147,8 @@ class TextConditionalDCGAN(keras.Model):
     @property
     def metrics(self):
         """Epoch means of the losses and of D's sigmoid(logit) on (real, right), (real, wrong), (fake, right);
-        with the matching loss on, also of that loss alone (`g_matching`, unweighted).
+        with the matching or reconstruction loss on, also of that loss alone (`g_matching`,
+        `g_reconstruction`, unweighted).
 
         NaN losses stay NaN in the logs (`d_loss`, `g_loss`), for a callback to stop on.
         """
@@ -149,7 +159,11 @@ class TextConditionalDCGAN(keras.Model):
             self.d_wrong_tracker,
             self.d_fake_tracker,
         ]
-        return trackers + [self.g_matching_tracker] if self.matching_weight > 0.0 else trackers
+        if self.matching_weight > 0.0:
+            trackers.append(self.g_matching_tracker)
+        if self.reconstruction_weight > 0.0:
+            trackers.append(self.g_reconstruction_tracker)
+        return trackers
 
     def compile(self, d_optimizer=None, g_optimizer=None, loss="gan_cls", label_smoothing=0.0, **kwargs):
         """Configures training; call it in `strategy.scope()` when training under a strategy.
@@ -248,7 +262,7 @@ class TextConditionalDCGAN(keras.Model):
         local_size = ops.shape(images)[0]
         offset, global_size = replica_position(local_size)
         right = self._discriminator_step(batch, images, offset, local_size, global_size)
-        self._generator_step(right, batch, offset, local_size, global_size)
+        self._generator_step(right, batch, images, offset, local_size, global_size)
         return {metric.name: metric.result() for metric in self.metrics}
 
     def _discriminator_step(self, batch, images, offset, local_size, global_size):
@@ -274,9 +288,10 @@ class TextConditionalDCGAN(keras.Model):
         self.d_fake_tracker.update_state(ops.sigmoid(fake_logits))
         return ops.stop_gradient(right)
 
-    def _generator_step(self, right, batch, offset, local_size, global_size):
-        """Updates G on D(G(z, h), h), with GAN-INT on interpolated embeddings, and with the
-        matching loss on the match of G(z, h) and its caption.
+    def _generator_step(self, right, batch, images, offset, local_size, global_size):
+        """Updates G on D(G(z, h), h), with GAN-INT on interpolated embeddings, with the
+        matching loss on the match of G(z, h) and its caption, and with the reconstruction
+        loss on the distance of G(z, h) to the real image.
 
         D runs in training mode (batch statistics, as in its own step); its trainable weights
         are not updated here. The matching loss's negatives are the other captions of this
@@ -298,12 +313,17 @@ class TextConditionalDCGAN(keras.Model):
             if self.matching_weight > 0.0:
                 matching = self._matching_loss(fake, right, batch)
                 per_example = per_example + self.matching_weight * matching
+            if self.reconstruction_weight > 0.0:
+                reconstruction = losses.paired_l1_loss(fake, images)
+                per_example = per_example + self.reconstruction_weight * reconstruction
             loss = self._average(per_example, global_size)
         variables = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(loss, variables), variables)
         self.g_loss_tracker.update_state(per_example)
         if self.matching_weight > 0.0:
             self.g_matching_tracker.update_state(matching)
+        if self.reconstruction_weight > 0.0:
+            self.g_reconstruction_tracker.update_state(reconstruction)
 
     def _matching_loss(self, images, text_embeddings, batch):
         """DAMSM sentence loss `[B]` of images and their captions' embeddings, through the
@@ -337,6 +357,7 @@ class TextConditionalDCGAN(keras.Model):
                 "matching_weight": self.matching_weight,
                 "matching_gamma": self.matching_gamma,
                 "matching_swap_groups": [list(group) for group in self.matching_swap_groups],
+                "reconstruction_weight": self.reconstruction_weight,
             }
         )
         return config

@@ -91,6 +91,8 @@ class DCGANSettings(RunSettings):
     # For shapes data with the word encoder: shape-swapped captions per caption, hard
     # negatives of that loss (see `TextConditionalDCGAN`'s `matching_swap_groups`).
     matching_shape_negatives: int = 0
+    # Weight of pix2pix's L1 term pulling G(z, h_i) towards real image i; 0: off, as Reed.
+    reconstruction_weight: float = 0.0
     captions_per_image: int = 1
     gan_int: bool = True
     interpolation_beta: float = 0.5
@@ -113,8 +115,10 @@ class DCGANSettings(RunSettings):
                 raise UserError(f"{name.replace('_', '-')} must be an integer >= 0, got {value!r}")
         if not self.text_encoder_gamma > 0:
             raise UserError(f"text-encoder-gamma must be > 0, got {self.text_encoder_gamma!r}")
-        if isinstance(self.matching_weight, bool) or not isinstance(self.matching_weight, (int, float)) or not self.matching_weight >= 0:
-            raise UserError(f"matching-weight must be a number >= 0, got {self.matching_weight!r}")
+        for name in ("matching_weight", "reconstruction_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise UserError(f"{name.replace('_', '-')} must be a number >= 0, got {value!r}")
         if self.matching_shape_negatives and not self.matching_weight:
             raise UserError("matching-shape-negatives needs matching-weight > 0")
         if self.matching_shape_negatives and self.captions_per_image > 1:
@@ -295,6 +299,7 @@ def _build_model(config, text_encoder, image_encoder=None, shape_words=()):
         image_encoder=image_encoder if config.matching_weight > 0 else None, matching_weight=config.matching_weight,
         matching_gamma=config.text_encoder_gamma,
         matching_swap_groups=[shape_words] * config.matching_shape_negatives if shape_words else None,
+        reconstruction_weight=config.reconstruction_weight,
     )
     model.compile(
         d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
