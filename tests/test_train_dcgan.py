@@ -98,6 +98,8 @@ class TrainDCGANTest(TestCase):
             train_dcgan(run, verbose=0, **{**TINY, "matching_weight": -1})
         with self.assertRaisesRegex(UserError, "reconstruction-weight must be a number >= 0, got -0.5"):
             train_dcgan(run, verbose=0, **{**TINY, "reconstruction_weight": -0.5})
+        with self.assertRaisesRegex(UserError, "text-encoder-shape-negatives swaps shapes words.*'char_cnn_rnn'"):
+            train_dcgan(run, verbose=0, **{**TINY, "text_encoder": "char_cnn_rnn", "text_encoder_shape_negatives": 2})
         self.assertFalse(os.path.exists(run))
 
         train_dcgan(run, verbose=0, **TINY)

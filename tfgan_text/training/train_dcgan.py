@@ -38,6 +38,13 @@ MODEL_FILE = "model.keras"
 SAMPLE_CAPTIONS = 16
 
 
+# Options that make counterfactual captions by swapping a shape or colour word of the
+# built-in shapes captions for another (see `_attribute_word_ids`).
+WORD_SWAP_FIELDS = (
+    "text_encoder_shape_negatives", "text_encoder_color_negatives", "counterfactual_wrong_rate", "matching_shape_negatives",
+)
+
+
 @dataclasses.dataclass
 class DCGANSettings(RunSettings):
     """Everything that defines a DCGAN run; saved as `run.json` in the run directory.
@@ -125,6 +132,10 @@ class DCGANSettings(RunSettings):
             raise UserError("matching-shape-negatives needs captions-per-image 1")
         if not 0.0 <= self.counterfactual_wrong_rate <= 1.0:
             raise UserError(f"counterfactual-wrong-rate must be in [0, 1], got {self.counterfactual_wrong_rate!r}")
+        word_swaps = [name for name in WORD_SWAP_FIELDS if getattr(self, name)]
+        if word_swaps and (self.data != "shapes" or self.text_encoder != "word_rnn"):
+            raise UserError(f"{word_swaps[0].replace('_', '-')} swaps shapes words in captions: it needs the built-in "
+                            f"shapes data and the word_rnn text encoder, not {self.data!r} with {self.text_encoder!r}")
         self.check_choice("text_encoder_image_downsampling", DOWNSAMPLINGS)
         self.check_choice("generator_upsampling", UPSAMPLINGS)
         if self.image_size not in (32, 64, 128):
