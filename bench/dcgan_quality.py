@@ -4,9 +4,12 @@ attribute classifier trained on real shapes images.
 
 Prints one JSON line: wall time, training steps, and the classifier's colour and shape
 accuracy on images generated from the captions of the `test` and `compositional` splits, next
-to its accuracy on the real images of those splits.
+to its accuracy on the real images of those splits; and the diversity over the noise: the
+per-pixel standard deviation (in [0, 1] units) of images drawn for one caption with different
+noise, averaged over pixels and 100 `test` captions (0: G ignores the noise).
 
-Run: `python bench/dcgan_quality.py --minutes 30 --out runs/quality [--set spectral_norm=true ...]`
+Run: `python bench/dcgan_quality.py --minutes 30 --out runs/quality [--set spectral_norm=true ...]`;
+`--evaluate-only` scores the model already trained in `--out` (its `model.keras`) without training.
 
 On a shared, loaded machine a wall-clock budget buys fewer steps than on an idle one; with
 `--gan-steps N` training also stops after N GAN steps, so that runs made side by side with other
@@ -25,6 +28,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfgan_text.data import shapes  # noqa: E402
+from tfgan_text.models import load_model  # noqa: E402
 from tfgan_text.metrics.attribute_classifier import attribute_accuracy, load_or_train  # noqa: E402
 from tfgan_text.text.tokenizer import Tokenizer  # noqa: E402
 from tfgan_text.training.train_dcgan import train_dcgan  # noqa: E402
@@ -55,6 +59,12 @@ def generated_images(model, tokenizer, captions, seed, batch_size=100):
     return np.concatenate(images)
 
 
+def noise_diversity(model, tokenizer, captions, seed, draws=4):
+    """Mean over captions and pixels of the standard deviation over `draws` noise vectors."""
+    images = [generated_images(model, tokenizer, captions, seed + draw) / 255.0 for draw in range(draws)]
+    return float(np.mean(np.std(np.stack(images), axis=0)))
+
+
 def evaluate(model, tokenizer, classifier, image_size, seed, num_examples):
     figures = {}
     rng = np.random.default_rng(seed)
@@ -68,6 +78,8 @@ def evaluate(model, tokenizer, classifier, image_size, seed, num_examples):
         for name in ("color_accuracy", "shape_accuracy"):
             figures[f"{split}_{name}"] = round(float(fake[name]), 4)
             figures[f"{split}_real_{name}"] = round(float(real[name]), 4)
+        if split == "test":
+            figures["test_noise_diversity"] = round(noise_diversity(model, tokenizer, captions[:100], seed), 4)
     return figures
 
 
@@ -80,21 +92,29 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--eval-examples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--evaluate-only", action="store_true", help="score the trained run in --out, do not train")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
                         help="another DCGANSettings field, e.g. spectral_norm=true or label_smoothing=0.1")
     args = parser.parse_args()
     settings = {name: json.loads(value) for name, value in (item.split("=", 1) for item in args.set)}
 
     start = time.perf_counter()
-    model = train_dcgan(
-        args.out, image_size=args.image_size, batch_size=args.batch_size, epochs=1000, seed=args.seed,
-        callbacks=[Budget(start, args.minutes * 60, args.gan_steps)], verbose=2, **settings,
-    )
+    if args.evaluate_only:
+        model = load_model(os.path.join(args.out, "model.keras"))
+        with open(os.path.join(args.out, "run.json")) as run_file:
+            run_settings = json.load(run_file)
+        args.image_size, args.batch_size = run_settings["image_size"], run_settings["batch_size"]
+        settings = {"evaluated_run": args.out}
+    else:
+        model = train_dcgan(
+            args.out, image_size=args.image_size, batch_size=args.batch_size, epochs=1000, seed=args.seed,
+            callbacks=[Budget(start, args.minutes * 60, args.gan_steps)], verbose=2, **settings,
+        )
     train_seconds = time.perf_counter() - start
-    steps = int(model.d_optimizer.iterations.numpy())
     classifier = load_or_train(image_size=args.image_size)
-    figures = {"benchmark": "dcgan_quality", "image_size": args.image_size, "batch_size": args.batch_size,
-               **settings, "train_wall_s": round(train_seconds, 1), "gan_steps": steps}
+    figures = {"benchmark": "dcgan_quality", "image_size": args.image_size, "batch_size": args.batch_size, **settings}
+    if not args.evaluate_only:
+        figures.update(train_wall_s=round(train_seconds, 1), gan_steps=int(model.d_optimizer.iterations.numpy()))
     figures.update(evaluate(model, Tokenizer(args.out), classifier, args.image_size, args.seed, args.eval_examples))
     figures["total_wall_s"] = round(time.perf_counter() - start, 1)
     print(json.dumps(figures))
