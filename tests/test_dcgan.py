@@ -205,7 +205,7 @@ class TextConditionalDCGANTest(TestCase):
         self.assertTrue(_changed(d_before, d_weights))
         self.assertTrue(_unchanged(g_before, g_weights))
         d_before = _values(d_weights)
-        gan._generator_step(right, batch, 0, 2, 2)
+        gan._generator_step(right, batch, images, 0, 2, 2)
         self.assertTrue(_changed(g_before, g_weights))
         self.assertTrue(_unchanged(d_before, d_weights))
 
