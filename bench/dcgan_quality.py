@@ -110,11 +110,10 @@ def main():
             args.out, image_size=args.image_size, batch_size=args.batch_size, epochs=1000, seed=args.seed,
             callbacks=[Budget(start, args.minutes * 60, args.gan_steps)], verbose=2, **settings,
         )
-    train_seconds = time.perf_counter() - start
+        settings.update(train_wall_s=round(time.perf_counter() - start, 1),
+                        gan_steps=int(model.d_optimizer.iterations.numpy()))
     classifier = load_or_train(image_size=args.image_size)
     figures = {"benchmark": "dcgan_quality", "image_size": args.image_size, "batch_size": args.batch_size, **settings}
-    if not args.evaluate_only:
-        figures.update(train_wall_s=round(train_seconds, 1), gan_steps=int(model.d_optimizer.iterations.numpy()))
     figures.update(evaluate(model, Tokenizer(args.out), classifier, args.image_size, args.seed, args.eval_examples))
     figures["total_wall_s"] = round(time.perf_counter() - start, 1)
     print(json.dumps(figures))

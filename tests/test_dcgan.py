@@ -270,6 +270,18 @@ class TextConditionalDCGANTest(TestCase):
         self.assertAllClose(g_losses[0], np.log(2.0), atol=0.15)
         self.assertAllClose(g_losses[1] / g_losses[0], 2.0, atol=0.2)
 
+    def assert_one_more_generator_term(self, without, with_term, batch, tracker, weight):
+        """One step of each GAN (same weights) on `batch`: the same D step and noise, and G's
+        losses differ by exactly `weight` times the extra term's tracker; returns both logs."""
+        logs = []
+        for gan in (without, with_term):
+            gan.compile(run_eagerly=True)
+            logs.append(gan.train_on_batch(batch, return_dict=True))
+        self.assertNotIn(tracker, logs[0])
+        self.assertAllClose(logs[0]["d_loss"], logs[1]["d_loss"], atol=1e-6)
+        self.assertAllClose(logs[1]["g_loss"] - logs[0]["g_loss"], weight * logs[1][tracker], atol=1e-4)
+        return logs
+
     def test_matching_loss_adds_the_damsm_sentence_term_through_the_frozen_image_encoder(self):
         batch = {**_batch(4), "content_key": np.array([0, 1, 2, 3])}
         image_encoder = ImageEncoder(embedding_dim=EMBEDDING, filters=(8, 16))
@@ -278,14 +290,7 @@ class TextConditionalDCGANTest(TestCase):
         without = _gan(gan_int=False)
         with_matching = _gan(gan_int=False, image_encoder=image_encoder, matching_weight=2.0)
         with_matching.set_weights(without.get_weights()[: len(without.weights)] + image_encoder.get_weights())
-        logs = []
-        for gan in (without, with_matching):
-            gan.compile(run_eagerly=True)
-            logs.append(gan.train_on_batch(batch, return_dict=True))
-        self.assertNotIn("g_matching", logs[0])
-        # Same D step, same noise: G's loss differs by exactly the weighted matching term.
-        self.assertAllClose(logs[0]["d_loss"], logs[1]["d_loss"], atol=1e-6)
-        self.assertAllClose(logs[1]["g_loss"] - logs[0]["g_loss"], 2.0 * logs[1]["g_matching"], atol=1e-4)
+        logs = self.assert_one_more_generator_term(without, with_matching, batch, "g_matching", 2.0)
         self.assertGreater(logs[1]["g_matching"], 0.0)
         self.assertFalse(np.allclose(_values(without.generator.weights)[0], _values(with_matching.generator.weights)[0]))
         self.assertTrue(_unchanged(encoder_before, image_encoder.weights))
@@ -311,14 +316,7 @@ class TextConditionalDCGANTest(TestCase):
         without = _gan(gan_int=False)
         with_reconstruction = _gan(gan_int=False, reconstruction_weight=10.0)
         with_reconstruction.set_weights(without.get_weights())
-        logs = []
-        for gan in (without, with_reconstruction):
-            gan.compile(run_eagerly=True)
-            logs.append(gan.train_on_batch(batch, return_dict=True))
-        self.assertNotIn("g_reconstruction", logs[0])
-        # Same D step, same noise: G's loss differs by exactly the weighted L1 term.
-        self.assertAllClose(logs[0]["d_loss"], logs[1]["d_loss"], atol=1e-6)
-        self.assertAllClose(logs[1]["g_loss"] - logs[0]["g_loss"], 10.0 * logs[1]["g_reconstruction"], atol=1e-4)
+        self.assert_one_more_generator_term(without, with_reconstruction, batch, "g_reconstruction", 10.0)
         self.assertEqual(self.assert_serialization_round_trip(with_reconstruction).reconstruction_weight, 10.0)
 
         # A few steps towards flat light-grey images bring G's images closer to them.
