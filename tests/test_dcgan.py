@@ -89,6 +89,41 @@ class NetworksTest(TestCase):
         with self.assertRaisesRegex(UserError, "upsampling must be one of transposed, resize, got 'bilinear'"):
             DCGANGenerator(32, upsampling="bilinear")
 
+    def test_conditional_batch_norm_carries_the_caption_to_every_block(self):
+        inputs = {"noise": keras.random.normal((2, 100), seed=2), "embedding": keras.random.normal((2, EMBEDDING), seed=4)}
+        other = {**inputs, "embedding": keras.random.normal((2, EMBEDDING), seed=5)}
+        images = {}
+        for conditioning in ("input", "batch_norm"):
+            generator = DCGANGenerator(32, embedding_dim=EMBEDDING, ngf=8, conditioning=conditioning)
+            project = generator.get_layer("project").kernel
+            project.assign(np.concatenate([project.numpy()[:100], np.zeros_like(project.numpy()[100:])]))
+            if conditioning == "batch_norm":
+                for name in ("up0_bn_scale", "up0_bn_shift", "up1_bn_scale", "up1_bn_shift"):
+                    kernel = generator.get_layer(name).kernel
+                    kernel.assign(np.random.default_rng(0).normal(0, 0.1, kernel.shape))
+            images[conditioning] = (generator(inputs), generator(other))
+        # With the caption cut off from the first layer, only conditional batch norm still sees it.
+        self.assertAllClose(*images["input"])
+        self.assertNotAllClose(*images["batch_norm"])
+
+    def test_conditional_batch_norm_starts_as_plain_batch_norm_and_round_trips(self):
+        inputs = {"noise": keras.random.normal((2, 100), seed=2), "embedding": keras.random.normal((2, EMBEDDING), seed=4)}
+        plain = DCGANGenerator(32, embedding_dim=EMBEDDING, ngf=8)
+        conditional = DCGANGenerator(32, embedding_dim=EMBEDDING, ngf=8, conditioning="batch_norm")
+        for layer in plain.layers:
+            if layer.weights and layer.name not in ("up0_bn", "up1_bn"):
+                conditional.get_layer(layer.name).set_weights(layer.get_weights())
+        # DCGAN's gamma ~ N(1, 0.02): set plain batch norm's affine to exactly the identity.
+        for name in ("up0_bn", "up1_bn"):
+            gamma, beta, mean, variance = plain.get_layer(name).get_weights()
+            plain.get_layer(name).set_weights([np.ones_like(gamma), np.zeros_like(beta), mean, variance])
+        self.assertAllClose(plain(inputs, training=True), conditional(inputs, training=True), atol=1e-5)
+        restored = self.assert_serialization_round_trip(conditional)
+        self.assertEqual(restored.conditioning, "batch_norm")
+        self.assert_saving_round_trip(conditional, inputs)
+        with self.assertRaisesRegex(UserError, "conditioning must be one of input, batch_norm, got 'film'"):
+            DCGANGenerator(32, conditioning="film")
+
     def test_bad_image_size(self):
         with self.assertRaisesRegex(UserError, "image_size"):
             DCGANGenerator(48)

@@ -12,6 +12,7 @@ from tfgan_text.errors import UserError
 
 IMAGE_SIZES = (32, 64, 128)
 UPSAMPLINGS = ("transposed", "resize")
+CONDITIONINGS = ("input", "batch_norm")
 
 
 def _weights():
@@ -28,6 +29,21 @@ def _batch_norm(synchronized, name):
         synchronized=synchronized,
         name=name,
     )
+
+
+def _conditional_batch_norm(x, code, synchronized, name):
+    """Batch norm whose per-channel scale and shift are linear maps of `code` [B, C]
+    (conditional batch norm, de Vries et al. 2017; as in the generators of Miyato & Koyama
+    2018 and BigGAN). Maps start at scale 1, shift 0: plain batch norm without its own affine."""
+    width = x.shape[-1]
+    x = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, center=False, scale=False,
+                                        synchronized=synchronized, name=name)(x)
+    scale = keras.layers.Dense(width, kernel_initializer="zeros", bias_initializer="ones", name=f"{name}_scale")(code)
+    shift = keras.layers.Dense(width, kernel_initializer="zeros", name=f"{name}_shift")(code)
+    scale = keras.layers.Reshape((1, 1, width), name=f"{name}_scale_grid")(scale)
+    shift = keras.layers.Reshape((1, 1, width), name=f"{name}_shift_grid")(shift)
+    x = keras.layers.Multiply(name=f"{name}_scaled")([x, scale])
+    return keras.layers.Add(name=f"{name}_shifted")([x, shift])
 
 
 def _doublings(image_size):
@@ -57,6 +73,11 @@ class DCGANGenerator(keras.Model):
         upsampling: str, how each block doubles the map: `"transposed"` (a stride-2 4x4
             transposed convolution, DCGAN) or `"resize"` (nearest-neighbour resize, then a 3x3
             convolution: no checkerboard artifacts, Odena et al. 2016).
+        conditioning: str, where the noise and the compressed embedding enter: `"input"` (only
+            the first projection, Reed) or `"batch_norm"` (also every upsampling block's batch
+            norm, whose scale and shift they set: conditional batch norm, as the class-conditional
+            generators of Miyato & Koyama 2018 and BigGAN, so that the caption steers the
+            resolutions where shapes are drawn, not only the 4x4 layout).
         **kwargs: passed to `keras.Model` (`name`, `trainable`, `dtype`).
 
     Inputs: a dict `{"noise": float [B, Z], "embedding": float [B, E]}`.
@@ -76,11 +97,14 @@ class DCGANGenerator(keras.Model):
         condition_dim=128,
         synchronized_batch_norm=True,
         upsampling="transposed",
+        conditioning="input",
         **kwargs,
     ):
         doublings = _doublings(image_size)
         if upsampling not in UPSAMPLINGS:
             raise UserError(f"upsampling must be one of {', '.join(UPSAMPLINGS)}, got {upsampling!r}")
+        if conditioning not in CONDITIONINGS:
+            raise UserError(f"conditioning must be one of {', '.join(CONDITIONINGS)}, got {conditioning!r}")
 
         def up(filters, name, **options):
             if upsampling == "transposed":
@@ -97,14 +121,17 @@ class DCGANGenerator(keras.Model):
         embedding = keras.Input((embedding_dim,), name="embedding")
         condition = keras.layers.Dense(condition_dim, kernel_initializer=_weights(), name="condition")(embedding)
         condition = keras.layers.LeakyReLU(0.2, name="condition_act")(condition)
-        x = keras.layers.Concatenate(name="noise_and_condition")([noise, condition])
-        x = keras.layers.Dense(4 * 4 * widths[0], use_bias=False, kernel_initializer=_weights(), name="project")(x)
+        code = keras.layers.Concatenate(name="noise_and_condition")([noise, condition])
+        x = keras.layers.Dense(4 * 4 * widths[0], use_bias=False, kernel_initializer=_weights(), name="project")(code)
         x = keras.layers.Reshape((4, 4, widths[0]), name="project_reshape")(x)
         x = _batch_norm(synchronized_batch_norm, "project_bn")(x)
         x = keras.layers.ReLU(name="project_act")(x)
         for i, width in enumerate(widths[1:]):
             x = up(width, f"up{i}", use_bias=False)(x)
-            x = _batch_norm(synchronized_batch_norm, f"up{i}_bn")(x)
+            if conditioning == "batch_norm":
+                x = _conditional_batch_norm(x, code, synchronized_batch_norm, f"up{i}_bn")
+            else:
+                x = _batch_norm(synchronized_batch_norm, f"up{i}_bn")(x)
             x = keras.layers.ReLU(name=f"up{i}_act")(x)
         x = up(3, "to_rgb")(x)
         image = keras.layers.Activation("tanh", dtype="float32", name="image")(x)
@@ -117,6 +144,7 @@ class DCGANGenerator(keras.Model):
         self.condition_dim = condition_dim
         self.synchronized_batch_norm = synchronized_batch_norm
         self.upsampling = upsampling
+        self.conditioning = conditioning
 
     def get_config(self):
         config = super().get_config()
@@ -124,6 +152,7 @@ class DCGANGenerator(keras.Model):
             {
                 "image_size": self.image_size,
                 "upsampling": self.upsampling,
+                "conditioning": self.conditioning,
                 "noise_dim": self.noise_dim,
                 "embedding_dim": self.embedding_dim,
                 "ngf": self.ngf,
