@@ -2,6 +2,7 @@
 
 import glob
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -13,10 +14,11 @@ import numpy as np
 import tensorflow as tf
 
 from tests.test_case import TestCase
+from tfgan_text.data import shapes
 from tfgan_text.errors import UserError
 from tfgan_text.models import load_model
 from tfgan_text.training.checkpoints import TrainingCheckpoint
-from tfgan_text.training.train_dcgan import train_dcgan
+from tfgan_text.training.train_dcgan import DCGANSettings, _build_model, train_dcgan
 
 TINY = dict(
     image_size=32, batch_size=8, steps_per_epoch=3, epochs=1, text_encoder_epochs=1, ngf=8, ndf=8,
@@ -53,6 +55,15 @@ class PoisonGenerator(keras.callbacks.Callback):
         if batch == self.at:
             for variable in self.model.generator.trainable_variables:
                 variable.assign(tf.fill(variable.shape, float("nan")))
+
+
+def _restored_model(run):
+    """A new model of the run's settings with its latest checkpoint restored."""
+    with open(os.path.join(run, "run.json"), encoding="utf-8") as file:
+        config = DCGANSettings(**json.load(file))
+    model = _build_model(config, load_model(os.path.join(run, "text_encoder.keras")))
+    TrainingCheckpoint(os.path.join(run, "checkpoints")).restore(model)
+    return model
 
 
 class TrainDCGANTest(TestCase):
@@ -94,6 +105,8 @@ class TrainDCGANTest(TestCase):
             train_dcgan(run, verbose=0, **{**TINY, "text_encoder_image_downsampling": "avg"})
         with self.assertRaisesRegex(UserError, "generator-upsampling must be one of transposed, resize, got 'linear'"):
             train_dcgan(run, verbose=0, **{**TINY, "generator_upsampling": "linear"})
+        with self.assertRaisesRegex(UserError, "generator-conditioning must be one of input, batch_norm, got 'film'"):
+            train_dcgan(run, verbose=0, **{**TINY, "generator_conditioning": "film"})
         with self.assertRaisesRegex(UserError, "matching-weight must be a number >= 0, got -1"):
             train_dcgan(run, verbose=0, **{**TINY, "matching_weight": -1})
         with self.assertRaisesRegex(UserError, "reconstruction-weight must be a number >= 0, got -0.5"):
@@ -124,6 +137,48 @@ class TrainDCGANTest(TestCase):
         with self.assertRaisesRegex(UserError, "matching-weight needs stage 1's image encoder.*start a new run"):
             train_dcgan(run, resume=True, epochs=2, verbose=0)
         self.assertEqual(tree_digest(run), before)
+
+    def test_conditional_batch_norm_run_trains_its_caption_maps(self):
+        run = os.path.join(self.temp_dir(), "run")
+        model = train_dcgan(run, verbose=0, **{**TINY, "generator_conditioning": "batch_norm"})
+        self.assertEqual(model.generator.conditioning, "batch_norm")
+        self.assertGreater(np.abs(model.generator.get_layer("up0_bn_scale").kernel.numpy()).max(), 0.0)  # starts at 0
+        saved = load_model(os.path.join(run, "model.keras"))
+        self.assertEqual(saved.generator.conditioning, "batch_norm")
+        self.assertAllClose(saved.generator.get_weights(), model.generator.get_weights())
+
+    def test_generator_ema_saves_the_average_and_resumes_from_the_trained_weights(self):
+        run = os.path.join(self.temp_dir(), "run")
+        model = train_dcgan(run, verbose=0, **{**TINY, "generator_ema": 0.5})
+        average = model.g_optimizer._model_variables_moving_average
+        self.assertAllClose(model.generator.trainable_variables, average)  # the average was swapped in
+        saved = load_model(os.path.join(run, "model.keras"))
+        self.assertAllClose(saved.generator.trainable_variables, average)
+        resumed = _restored_model(run)
+        trained = resumed.generator.trainable_variables
+        # The checkpoint keeps G as trained, which differs from the average after 3 steps.
+        self.assertNotAllClose(trained[0], average[0])
+        self.assertAllClose(resumed.g_optimizer._model_variables_moving_average, average)
+        with self.assertRaisesRegex(UserError, "generator-ema must be a number in \\[0, 1\\), got 1.0"):
+            train_dcgan(os.path.join(self.temp_dir(), "bad"), verbose=0, **{**TINY, "generator_ema": 1.0})
+
+    def test_matching_loss_hard_negatives_swap_shape_then_colour_words(self):
+        for bad, message in (({"matching_color_negatives": 2}, "matching-color-negatives needs matching-weight > 0"),
+                             ({"matching_weight": 1.0, "matching_shape_negatives": 1, "captions_per_image": 2},
+                              "matching-shape-negatives needs captions-per-image 1"),
+                             ({"matching_color_negatives": -1}, "matching-color-negatives must be an integer >= 0")):
+            with self.assertRaisesRegex(UserError, message):
+                DCGANSettings(**bad).check()
+        run = os.path.join(self.temp_dir(), "run")
+        model = train_dcgan(run, verbose=0, **{**TINY, "matching_weight": 1.0, "matching_shape_negatives": 1,
+                                                "matching_color_negatives": 2})
+        vocabulary = [line.rstrip("\n") for line in open(os.path.join(run, "vocab.txt"), encoding="utf-8")]
+        words = [[vocabulary[i] for i in group] for group in model.matching_swap_groups]
+        self.assertEqual(len(words), 3)
+        self.assertTrue(set(words[0]) <= set(shapes.ATTRIBUTE_NAMES["shape"]) and len(words[0]) > 1, words[0])
+        self.assertEqual(words[1], words[2])
+        self.assertTrue(set(words[1]) <= set(shapes.ATTRIBUTE_NAMES["color"]) and len(words[1]) > 1, words[1])
+        self.assertTrue(np.isfinite(model.history.history["g_matching"]).all())
 
     def test_checkpoint_of_another_architecture_is_refused(self):
         run = os.path.join(self.temp_dir(), "run")

@@ -83,6 +83,8 @@ def _add_dcgan_arguments(parser):
                         help="add the projection term (image features . text) to D's logit")
     parser.add_argument("--generator-upsampling", default=None, choices=("transposed", "resize"),
                         help="G's blocks double maps by 4x4 transposed convolutions or nearest resize + 3x3")
+    parser.add_argument("--generator-conditioning", default=None, choices=("input", "batch_norm"),
+                        help="noise and caption enter G's first layer only, or also set every block's batch norm")
     parser.add_argument("--captions-per-image", type=_positive_int, default=None, help="condition averaged over K captions")
     parser.add_argument("--no-gan-int", dest="gan_int", action="store_const", const=False, default=None)
     parser.add_argument("--interpolation-beta", type=float, default=None, help="GAN-INT beta (0.5)")
@@ -90,6 +92,8 @@ def _add_dcgan_arguments(parser):
                         help="weight of the DAMSM sentence loss in G's loss, through stage 1's image encoder (0: off)")
     parser.add_argument("--matching-shape-negatives", type=int, default=None,
                         help="shapes data: shape-swapped captions per caption, hard negatives of that loss")
+    parser.add_argument("--matching-color-negatives", type=int, default=None,
+                        help="shapes data: colour-swapped captions per caption, hard negatives of that loss")
     parser.add_argument("--reconstruction-weight", type=float, default=None,
                         help="weight of pix2pix's L1 distance of G(z, caption) to the caption's real image (0: off)")
     parser.add_argument("--checkpoint-every", type=_positive_int, default=None, help="steps between checkpoints")
@@ -98,8 +102,9 @@ def _add_dcgan_arguments(parser):
 TRAIN_FLAGS = {
     "data", "format", "epochs", "steps_per_epoch", "batch_size", "image_size", "seed", "text_encoder",
     "text_encoder_epochs", "ngf", "ndf", "loss", "label_smoothing", "spectral_norm", "projection_discriminator",
-    "generator_upsampling", "captions_per_image",
+    "generator_upsampling", "generator_conditioning", "captions_per_image",
     "gan_int", "interpolation_beta", "checkpoint_every", "matching_weight", "matching_shape_negatives",
+    "matching_color_negatives",
     "reconstruction_weight",
 }
 

@@ -17,7 +17,7 @@ from tfgan_text.data.pipeline import steps_per_epoch, training_pipeline
 from tfgan_text.errors import UserError
 from tfgan_text.models import load_model
 from tfgan_text.models.dcgan import DCGANDiscriminator, DCGANGenerator, TextConditionalDCGAN
-from tfgan_text.models.dcgan_networks import UPSAMPLINGS
+from tfgan_text.models.dcgan_networks import CONDITIONINGS, UPSAMPLINGS
 from tfgan_text.models.image_encoder import DOWNSAMPLINGS, ImageEncoder
 from tfgan_text.metrics.retrieval import caption_to_image_recall
 from tfgan_text.models.joint_embedding import JointEmbedding
@@ -27,7 +27,7 @@ from tfgan_text.text.vocabulary import Vocabulary
 from tfgan_text.training.checkpoints import StopOnNonFiniteLoss, TrainingCheckpoint
 from tfgan_text.training.resumable_fit import fit_from_step
 from tfgan_text.training.run_dir import RunDir
-from tfgan_text.training.run_settings import RunSettings
+from tfgan_text.training.run_settings import RunSettings, flag
 from tfgan_text.training.sample_grid import SampleGrid
 from tfgan_text.training.strategy import select_strategy
 
@@ -42,6 +42,7 @@ SAMPLE_CAPTIONS = 16
 # built-in shapes captions for another (see `_attribute_word_ids`).
 WORD_SWAP_FIELDS = (
     "text_encoder_shape_negatives", "text_encoder_color_negatives", "counterfactual_wrong_rate", "matching_shape_negatives",
+    "matching_color_negatives",
 )
 
 
@@ -71,6 +72,7 @@ class DCGANSettings(RunSettings):
     spectral_norm: bool = False
     projection_discriminator: bool = False
     generator_upsampling: str = "transposed"
+    generator_conditioning: str = "input"
     # training
     epochs: int = 10
     steps_per_epoch: int | None = None
@@ -98,6 +100,7 @@ class DCGANSettings(RunSettings):
     # For shapes data with the word encoder: shape-swapped captions per caption, hard
     # negatives of that loss (see `TextConditionalDCGAN`'s `matching_swap_groups`).
     matching_shape_negatives: int = 0
+    matching_color_negatives: int = 0  # the same with one colour word swapped
     # Weight of pix2pix's L1 term pulling G(z, h_i) towards real image i; 0: off, as Reed.
     reconstruction_weight: float = 0.0
     captions_per_image: int = 1
@@ -105,31 +108,40 @@ class DCGANSettings(RunSettings):
     interpolation_beta: float = 0.5
     learning_rate: float = 2e-4
     beta_1: float = 0.5
+    # Momentum of the exponential moving average of G's weights kept by G's optimizer; the
+    # saved model.keras holds the average (Yazici et al. 2019). 0: off (Reed), G as trained.
+    generator_ema: float = 0.0
     checkpoint_every: int = 200
 
     ARCHITECTURE = (
         "image_size", "noise_dim", "ngf", "ndf", "text_encoder", "text_embedding_dim",
         "text_hidden_dim", "max_length", "min_count", "spectral_norm", "projection_discriminator",
-        "generator_upsampling", "matching_weight", "matching_shape_negatives",
+        "generator_upsampling", "generator_conditioning", "generator_ema", "matching_weight", "matching_shape_negatives",
+        "matching_color_negatives",
     )
 
     def check(self):
         self.check_positive(("image_size", "noise_dim", "ngf", "ndf", "text_embedding_dim", "text_hidden_dim",
                              "max_length", "epochs", "batch_size", "captions_per_image", "min_count"))
-        for name in ("text_encoder_shape_negatives", "text_encoder_color_negatives", "matching_shape_negatives"):
+        for name in ("text_encoder_shape_negatives", "text_encoder_color_negatives", "matching_shape_negatives",
+                     "matching_color_negatives"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise UserError(f"{name.replace('_', '-')} must be an integer >= 0, got {value!r}")
+        if isinstance(self.generator_ema, bool) or not isinstance(self.generator_ema, (int, float)) \
+                or not 0.0 <= self.generator_ema < 1.0:
+            raise UserError(f"generator-ema must be a number in [0, 1), got {self.generator_ema!r}")
         if not self.text_encoder_gamma > 0:
             raise UserError(f"text-encoder-gamma must be > 0, got {self.text_encoder_gamma!r}")
         for name in ("matching_weight", "reconstruction_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise UserError(f"{name.replace('_', '-')} must be a number >= 0, got {value!r}")
-        if self.matching_shape_negatives and not self.matching_weight:
-            raise UserError("matching-shape-negatives needs matching-weight > 0")
-        if self.matching_shape_negatives and self.captions_per_image > 1:
-            raise UserError("matching-shape-negatives needs captions-per-image 1")
+        for name in ("matching_shape_negatives", "matching_color_negatives"):
+            if getattr(self, name) and not self.matching_weight:
+                raise UserError(f"{flag(name)} needs matching-weight > 0")
+            if getattr(self, name) and self.captions_per_image > 1:
+                raise UserError(f"{flag(name)} needs captions-per-image 1")
         if not 0.0 <= self.counterfactual_wrong_rate <= 1.0:
             raise UserError(f"counterfactual-wrong-rate must be in [0, 1], got {self.counterfactual_wrong_rate!r}")
         word_swaps = [name for name in WORD_SWAP_FIELDS if getattr(self, name)]
@@ -138,6 +150,7 @@ class DCGANSettings(RunSettings):
                             f"shapes data and the word_rnn text encoder, not {self.data!r} with {self.text_encoder!r}")
         self.check_choice("text_encoder_image_downsampling", DOWNSAMPLINGS)
         self.check_choice("generator_upsampling", UPSAMPLINGS)
+        self.check_choice("generator_conditioning", CONDITIONINGS)
         if self.image_size not in (32, 64, 128):
             raise UserError(f"image size must be 32, 64 or 128, got {self.image_size}")
         if self.text_encoder not in TEXT_ENCODERS:
@@ -215,7 +228,8 @@ def train_dcgan(out, resume=False, strategy="auto", callbacks=(), verbose="auto"
             image_encoder = _saved_image_encoder(run) if config.matching_weight > 0 else None
         else:
             text_encoder, image_encoder = _pretrain_text_encoder(run, verbose)
-        model = _build_model(config, text_encoder, image_encoder, _attribute_word_ids(run, "shape"))
+        swap_groups = _swap_groups(run, config.matching_shape_negatives, config.matching_color_negatives)
+        model = _build_model(config, text_encoder, image_encoder, swap_groups)
         checkpoint = TrainingCheckpoint(run.dir.checkpoints, every_n_steps=config.checkpoint_every)
         step = checkpoint.restore(model)
     stop = StopOnNonFiniteLoss()
@@ -224,6 +238,8 @@ def train_dcgan(out, resume=False, strategy="auto", callbacks=(), verbose="auto"
     all_callbacks = [stop, checkpoint, samples, keras.callbacks.TensorBoard(run.dir.logs), *callbacks]
 
     fit_from_step(model, run.pipeline, step, run.steps, config.epochs, checkpoint, stop, all_callbacks, verbose)
+    # The checkpoints keep G's own weights (and the average in G's optimizer) to resume from.
+    model.g_optimizer.finalize_variable_values(model.generator.trainable_variables)
     model.save(run.dir.file(MODEL_FILE))
     return model
 
@@ -240,10 +256,7 @@ def _pretrain_text_encoder(run, verbose):
     text_encoder = _new_text_encoder(config, len(run.vocabulary))
     text_encoder(run.tokenize(tf.constant(["a"])))  # build
     image_encoder = ImageEncoder(embedding_dim=config.text_hidden_dim, downsampling=config.text_encoder_image_downsampling)
-    swap_groups = []
-    for name, count in (("shape", config.text_encoder_shape_negatives), ("color", config.text_encoder_color_negatives)):
-        words = _attribute_word_ids(run, name)
-        swap_groups += [words] * count if words else []
+    swap_groups = _swap_groups(run, config.text_encoder_shape_negatives, config.text_encoder_color_negatives)
     joint = JointEmbedding(
         text_encoder, image_encoder, gamma=config.text_encoder_gamma, match_key="content_key",
         swap_groups=swap_groups, seed=config.seed,
@@ -266,6 +279,16 @@ def _saved_image_encoder(run):
     if not os.path.exists(path):
         raise UserError(f"matching-weight needs stage 1's image encoder, and {path} does not exist: start a new run")
     return load_model(path)
+
+
+def _swap_groups(run, shape_negatives, color_negatives):
+    """Word groups of counterfactual captions, one per hard negative: `shape_negatives` times
+    the shape words, then `color_negatives` times the colour words (see `_attribute_word_ids`)."""
+    groups = []
+    for name, count in (("shape", shape_negatives), ("color", color_negatives)):
+        words = _attribute_word_ids(run, name)
+        groups += [words] * count if words else []
+    return groups
 
 
 def _attribute_word_ids(run, name):
@@ -295,10 +318,10 @@ def _validation_recall(run, text_encoder, image_encoder, num_images=1000):
     return caption_to_image_recall(text_encoder, image_encoder, batches)
 
 
-def _build_model(config, text_encoder, image_encoder=None, shape_words=()):
+def _build_model(config, text_encoder, image_encoder=None, matching_swap_groups=()):
     generator = DCGANGenerator(
         image_size=config.image_size, noise_dim=config.noise_dim, embedding_dim=config.text_hidden_dim, ngf=config.ngf,
-        upsampling=config.generator_upsampling,
+        upsampling=config.generator_upsampling, conditioning=config.generator_conditioning,
     )
     discriminator = DCGANDiscriminator(
         image_size=config.image_size, embedding_dim=config.text_hidden_dim, ndf=config.ndf,
@@ -309,12 +332,13 @@ def _build_model(config, text_encoder, image_encoder=None, shape_words=()):
         interpolation_beta=config.interpolation_beta, seed=config.seed,
         image_encoder=image_encoder if config.matching_weight > 0 else None, matching_weight=config.matching_weight,
         matching_gamma=config.text_encoder_gamma,
-        matching_swap_groups=[shape_words] * config.matching_shape_negatives if shape_words else None,
+        matching_swap_groups=matching_swap_groups or None,
         reconstruction_weight=config.reconstruction_weight,
     )
     model.compile(
         d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
-        g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
+        g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1,
+                                          use_ema=config.generator_ema > 0, ema_momentum=config.generator_ema or 0.99),
         loss=config.loss,
         label_smoothing=config.label_smoothing,
     )
