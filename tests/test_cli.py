@@ -55,6 +55,16 @@ class DataPreviewTest(TestCase):
         self.assertEqual(status, 2)
         self.assertIn("positive integer", err)
 
+    def test_dcgan_flags_become_run_settings(self):
+        args = cli.build_parser().parse_args([
+            "train", "dcgan", "--out", "run", "--generator-conditioning", "batch_norm", "--generator-ema", "0.999",
+            "--matching-weight", "2", "--matching-color-negatives", "3", "--projection-discriminator",
+        ])
+        self.assertEqual(cli._given_settings(args), {
+            "generator_conditioning": "batch_norm", "generator_ema": 0.999, "matching_weight": 2.0,
+            "matching_color_negatives": 3, "projection_discriminator": True,
+        })
+
     def test_console_script_module_runs_without_traceback(self):
         result = subprocess.run(
             [sys.executable, "-m", "tfgan_text.cli", "data", "preview", "--data", "/no/such/dataset"],
