@@ -57,11 +57,11 @@ class DataPreviewTest(TestCase):
 
     def test_dcgan_flags_become_run_settings(self):
         args = cli.build_parser().parse_args([
-            "train", "dcgan", "--out", "run", "--generator-conditioning", "batch_norm", "--generator-ema", "0.999",
+            "train", "dcgan", "--out", "run", "--generator-conditioning", "batch_norm",
             "--matching-weight", "2", "--matching-color-negatives", "3", "--projection-discriminator",
         ])
         self.assertEqual(cli._given_settings(args), {
-            "generator_conditioning": "batch_norm", "generator_ema": 0.999, "matching_weight": 2.0,
+            "generator_conditioning": "batch_norm", "matching_weight": 2.0,
             "matching_color_negatives": 3, "projection_discriminator": True,
         })
 

@@ -96,8 +96,6 @@ def _add_dcgan_arguments(parser):
                         help="shapes data: colour-swapped captions per caption, hard negatives of that loss")
     parser.add_argument("--reconstruction-weight", type=float, default=None,
                         help="weight of pix2pix's L1 distance of G(z, caption) to the caption's real image (0: off)")
-    parser.add_argument("--generator-ema", type=float, default=None,
-                        help="momentum of a moving average of G's weights, which model.keras then holds (0: off)")
     parser.add_argument("--checkpoint-every", type=_positive_int, default=None, help="steps between checkpoints")
 
 
@@ -106,7 +104,7 @@ TRAIN_FLAGS = {
     "text_encoder_epochs", "ngf", "ndf", "loss", "label_smoothing", "spectral_norm", "projection_discriminator",
     "generator_upsampling", "generator_conditioning", "captions_per_image",
     "gan_int", "interpolation_beta", "checkpoint_every", "matching_weight", "matching_shape_negatives",
-    "matching_color_negatives", "generator_ema",
+    "matching_color_negatives",
     "reconstruction_weight",
 }
 

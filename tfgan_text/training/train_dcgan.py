@@ -108,15 +108,12 @@ class DCGANSettings(RunSettings):
     interpolation_beta: float = 0.5
     learning_rate: float = 2e-4
     beta_1: float = 0.5
-    # Momentum of the exponential moving average of G's weights kept by G's optimizer; the
-    # saved model.keras holds the average (Yazici et al. 2019). 0: off (Reed), G as trained.
-    generator_ema: float = 0.0
     checkpoint_every: int = 200
 
     ARCHITECTURE = (
         "image_size", "noise_dim", "ngf", "ndf", "text_encoder", "text_embedding_dim",
         "text_hidden_dim", "max_length", "min_count", "spectral_norm", "projection_discriminator",
-        "generator_upsampling", "generator_conditioning", "generator_ema", "matching_weight", "matching_shape_negatives",
+        "generator_upsampling", "generator_conditioning", "matching_weight", "matching_shape_negatives",
         "matching_color_negatives",
     )
 
@@ -128,9 +125,6 @@ class DCGANSettings(RunSettings):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise UserError(f"{name.replace('_', '-')} must be an integer >= 0, got {value!r}")
-        if isinstance(self.generator_ema, bool) or not isinstance(self.generator_ema, (int, float)) \
-                or not 0.0 <= self.generator_ema < 1.0:
-            raise UserError(f"generator-ema must be a number in [0, 1), got {self.generator_ema!r}")
         if not self.text_encoder_gamma > 0:
             raise UserError(f"text-encoder-gamma must be > 0, got {self.text_encoder_gamma!r}")
         for name in ("matching_weight", "reconstruction_weight"):
@@ -238,8 +232,6 @@ def train_dcgan(out, resume=False, strategy="auto", callbacks=(), verbose="auto"
     all_callbacks = [stop, checkpoint, samples, keras.callbacks.TensorBoard(run.dir.logs), *callbacks]
 
     fit_from_step(model, run.pipeline, step, run.steps, config.epochs, checkpoint, stop, all_callbacks, verbose)
-    # The checkpoints keep G's own weights (and the average in G's optimizer) to resume from.
-    model.g_optimizer.finalize_variable_values(model.generator.trainable_variables)
     model.save(run.dir.file(MODEL_FILE))
     return model
 
@@ -337,8 +329,7 @@ def _build_model(config, text_encoder, image_encoder=None, matching_swap_groups=
     )
     model.compile(
         d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
-        g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1,
-                                          use_ema=config.generator_ema > 0, ema_momentum=config.generator_ema or 0.99),
+        g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
         loss=config.loss,
         label_smoothing=config.label_smoothing,
     )
