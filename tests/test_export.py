@@ -39,13 +39,13 @@ ODD_CAPTIONS = ["", "🙂🦄 ✨", "word " * 2000, "ÀÉÎ naïve café №5", 
 PYTHON_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
 
 
-def _write_run(directory, image_size=32):
+def _write_run(directory, image_size=32, conditioning="input"):
     """An (untrained) tiny text-to-image run: model.keras and its vocabulary."""
     vocabulary = Vocabulary.build(CAPTIONS, max_length=12)
     vocabulary.save(directory)
     encoder = WordRNNEncoder(len(vocabulary), embedding_dim=8, hidden_dim=8)
     model = TextConditionalDCGAN(
-        DCGANGenerator(image_size, noise_dim=16, embedding_dim=8, ngf=8),
+        DCGANGenerator(image_size, noise_dim=16, embedding_dim=8, ngf=8, conditioning=conditioning),
         DCGANDiscriminator(image_size, embedding_dim=8, ndf=8),
         encoder,
         seed=0,
@@ -255,6 +255,23 @@ class OnnxExportTest(TestCase):
             expected = signature(token_ids=tf.constant(ids), noise=tf.constant(noise))["images"].numpy()
             self.assertEqual(got.shape, (batch, 32, 32, 3))
             self.assertLess(np.abs(got - expected).max(), 1e-4)
+
+    def test_conditional_batch_norm_generator_exports_alike(self):
+        run_dir = os.path.join(self.temp_dir(), "run")
+        os.makedirs(run_dir)
+        model = _write_run(run_dir, conditioning="batch_norm")
+        for name in ("up0_bn_scale", "up1_bn_shift"):  # away from the identity it starts at
+            kernel = model.generator.get_layer(name).kernel
+            kernel.assign(np.random.default_rng(0).normal(0, 0.1, kernel.shape))
+        model.save(os.path.join(run_dir, "model.keras"))
+        result = export_run(run_dir, "cbn", to=os.path.join(self.temp_dir(), "served"), onnx=True)
+        ids = Tokenizer(run_dir)(tf.constant(CAPTIONS)).numpy()
+        noise = np.random.default_rng(1).standard_normal((len(CAPTIONS), 16)).astype(np.float32)
+        expected = keras.ops.convert_to_numpy(model.generate(ids, noise=noise))
+        served = tf.saved_model.load(result["saved_model"]).signatures["from_token_ids"]
+        self.assertAllClose(served(token_ids=tf.constant(ids), noise=tf.constant(noise))["images"], expected, atol=1e-5)
+        session = onnxruntime.InferenceSession(os.path.join(result["onnx"], "model.onnx"))
+        self.assertLess(np.abs(session.run(["images"], {"token_ids": ids, "noise": noise})[0] - expected).max(), 1e-4)
 
     def test_onnx_generate_runs_where_tensorflow_cannot_be_imported(self):
         out = os.path.join(self.temp_dir(), "grid.png")
