@@ -17,6 +17,7 @@ from tfgan_text.data import shapes
 from tfgan_text.errors import UserError
 from tfgan_text.models import load_model
 from tfgan_text.training.checkpoints import TrainingCheckpoint
+from tfgan_text.text.vocabulary import Vocabulary
 from tfgan_text.training.train_dcgan import DCGANSettings, train_dcgan
 
 TINY = dict(
@@ -147,7 +148,7 @@ class TrainDCGANTest(TestCase):
         run = os.path.join(self.temp_dir(), "run")
         model = train_dcgan(run, verbose=0, **{**TINY, "matching_weight": 1.0, "matching_shape_negatives": 1,
                                                 "matching_color_negatives": 2})
-        vocabulary = [line.rstrip("\n") for line in open(os.path.join(run, "vocab.txt"), encoding="utf-8")]
+        vocabulary = Vocabulary.load(run).tokens
         words = [[vocabulary[i] for i in group] for group in model.matching_swap_groups]
         self.assertEqual(len(words), 3)
         self.assertTrue(set(words[0]) <= set(shapes.ATTRIBUTE_NAMES["shape"]) and len(words[0]) > 1, words[0])

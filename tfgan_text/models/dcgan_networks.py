@@ -20,11 +20,14 @@ def _weights():
     return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
 
 
-def _batch_norm(synchronized, name):
-    """Batch norm as in DCGAN: gamma ~ N(1, 0.02), Torch's momentum 0.1 (Keras 0.9)."""
+def _batch_norm(synchronized, name, affine=True):
+    """Batch norm as in DCGAN: gamma ~ N(1, 0.02), Torch's momentum 0.1 (Keras 0.9);
+    `affine=False` leaves out gamma and beta."""
     return keras.layers.BatchNormalization(
         momentum=0.9,
         epsilon=1e-5,
+        center=affine,
+        scale=affine,
         gamma_initializer=keras.initializers.RandomNormal(mean=1.0, stddev=0.02),
         synchronized=synchronized,
         name=name,
@@ -36,8 +39,7 @@ def _conditional_batch_norm(x, code, synchronized, name):
     (conditional batch norm, de Vries et al. 2017; as in the generators of Miyato & Koyama
     2018 and BigGAN). Maps start at scale 1, shift 0: plain batch norm without its own affine."""
     width = x.shape[-1]
-    x = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, center=False, scale=False,
-                                        synchronized=synchronized, name=name)(x)
+    x = _batch_norm(synchronized, name, affine=False)(x)
     scale = keras.layers.Dense(width, kernel_initializer="zeros", bias_initializer="ones", name=f"{name}_scale")(code)
     shift = keras.layers.Dense(width, kernel_initializer="zeros", name=f"{name}_shift")(code)
     scale = keras.layers.Reshape((1, 1, width), name=f"{name}_scale_grid")(scale)
