@@ -1,0 +1,69 @@
+"""Does stage 1's image encoder, the teacher of G's matching loss, see in generated images
+what the attribute classifier sees?
+
+G's matching loss (`--matching-weight`) asks each generated image to match its caption better
+than captions with one word swapped, under stage 1's frozen encoders. If G learns the shapes
+the caption names, the teacher and the attribute classifier agree; if G learns features that
+the teacher reads as a shape but that draw none, the teacher scores generated images like real
+ones while the classifier does not: the teacher is fooled.
+
+On the canonical captions of `val` images, prints one JSON line with, for the real images and
+for images generated from their captions: the teacher's `swap_<attribute>` figures (the
+fraction of images that match their own caption better than the caption with one object's
+colour, shape, size or place changed, as `bench/text_embedding_separation.py`) and the
+classifier's exact-set colour and shape accuracy (`tfgan_text.metrics.attribute_classifier`).
+
+    python bench/teacher_agreement.py --teacher RUN_DIR [--model MODEL_DIR]
+
+`--teacher` is a run directory whose stage 1 is done (`text_encoder.keras`,
+`image_encoder.keras`); `--model` is what generates (a run directory or an exported model,
+default the teacher's run). A teacher from another run of the same settings judges a model
+that never trained against it.
+"""
+
+import argparse
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from text_embedding_separation import separation  # noqa: E402  (bench/, beside this file)
+
+from tfgan_text.data import shapes  # noqa: E402
+from tfgan_text.generate import generate_images  # noqa: E402
+from tfgan_text.metrics.attribute_classifier import attribute_accuracy, load_or_train  # noqa: E402
+from tfgan_text.models import load_model  # noqa: E402
+from tfgan_text.text.tokenizer import Tokenizer  # noqa: E402
+from tfgan_text.training.train_dcgan import IMAGE_ENCODER_FILE, TEXT_ENCODER_FILE  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--teacher", required=True, help="run directory holding stage 1's encoders")
+    parser.add_argument("--model", default=None, help="model that generates (default: the teacher's run)")
+    parser.add_argument("--val-images", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    text_encoder = load_model(os.path.join(args.teacher, TEXT_ENCODER_FILE))
+    image_encoder = load_model(os.path.join(args.teacher, IMAGE_ENCODER_FILE))
+    tokenize = Tokenizer(args.teacher)
+    examples = shapes.load_split("val", image_size=64, seed=args.seed, num_examples=args.val_images)
+    attributes = {name: examples[name] for name in shapes.ATTRIBUTES}
+    captions = [shapes.describe({name: values[i] for name, values in attributes.items()})
+                for i in range(len(examples["image"]))]
+    generated, _ = generate_images(args.model or args.teacher, captions, seed=args.seed)
+    classifier = load_or_train(image_size=64)
+
+    figures = {"benchmark": "teacher_agreement", "teacher": args.teacher, "model": args.model or args.teacher}
+    for name, images in (("real", examples["image"]), ("generated", generated)):
+        judged = separation(text_encoder, image_encoder, tokenize, {**examples, "image": images}, args.seed)
+        figures.update({f"{name}_teacher_{key}": value for key, value in judged.items() if key.startswith("swap_")})
+        accuracy = attribute_accuracy(classifier, images, attributes)
+        for key in ("color_accuracy", "shape_accuracy"):
+            figures[f"{name}_classifier_{key}"] = round(float(accuracy[key]), 4)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
