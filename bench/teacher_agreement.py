@@ -44,6 +44,9 @@ def main():
     parser.add_argument("--val-images", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    for name in (TEXT_ENCODER_FILE, IMAGE_ENCODER_FILE):
+        if not os.path.isfile(os.path.join(args.teacher, name)):
+            parser.error(f"{args.teacher} has no {name}: give a run directory whose stage 1 is done")
 
     text_encoder = load_model(os.path.join(args.teacher, TEXT_ENCODER_FILE))
     image_encoder = load_model(os.path.join(args.teacher, IMAGE_ENCODER_FILE))
