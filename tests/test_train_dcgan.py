@@ -16,8 +16,8 @@ from tests.test_case import TestCase
 from tfgan_text.data import shapes
 from tfgan_text.errors import UserError
 from tfgan_text.models import load_model
-from tfgan_text.training.checkpoints import TrainingCheckpoint
 from tfgan_text.text.vocabulary import Vocabulary
+from tfgan_text.training.checkpoints import TrainingCheckpoint
 from tfgan_text.training.train_dcgan import DCGANSettings, train_dcgan
 
 TINY = dict(
