@@ -16,6 +16,7 @@ from tests.test_case import TestCase
 from tfgan_text.data import shapes
 from tfgan_text.errors import UserError
 from tfgan_text.models import load_model
+from tfgan_text.models.encoder_discriminator import EncoderFeatureDiscriminator
 from tfgan_text.text.vocabulary import Vocabulary
 from tfgan_text.training.checkpoints import TrainingCheckpoint
 from tfgan_text.training.train_dcgan import DCGANSettings, train_dcgan
@@ -137,6 +138,25 @@ class TrainDCGANTest(TestCase):
         saved = load_model(os.path.join(run, "model.keras"))
         self.assertEqual(saved.generator.conditioning, "batch_norm")
         self.assertAllClose(saved.generator.get_weights(), model.generator.get_weights())
+
+    def test_encoder_features_discriminator_reads_a_frozen_copy_of_stage_one(self):
+        for bad, message in (({"discriminator": "patch"}, "discriminator must be one of dcgan, encoder_features, got 'patch'"),
+                             ({"discriminator": "encoder_features", "spectral_norm": True},
+                              "spectral-norm applies to the dcgan discriminator, not 'encoder_features'")):
+            with self.assertRaisesRegex(UserError, message):
+                DCGANSettings(**bad).check()
+        run = os.path.join(self.temp_dir(), "run")
+        model = train_dcgan(run, verbose=0, **{**TINY, "discriminator": "encoder_features"})
+        self.assertIsInstance(model.discriminator, EncoderFeatureDiscriminator)
+        self.assertIsNone(model.image_encoder)  # no matching loss: D alone reads stage 1's encoder
+        stage_one = load_model(os.path.join(run, "image_encoder.keras"))
+        self.assertAllClose(model.discriminator.image_encoder.get_weights(), stage_one.get_weights())  # frozen
+        self.assertTrue(np.isfinite(model.history.history["d_loss"]).all())
+        resumed = train_dcgan(run, resume=True, epochs=2, verbose=0)
+        self.assertEqual(int(resumed.d_optimizer.iterations.numpy()), 2 * TINY["steps_per_epoch"])
+        self.assertAllClose(resumed.discriminator.image_encoder.get_weights(), stage_one.get_weights())
+        saved = load_model(os.path.join(run, "model.keras"))
+        self.assertAllClose(saved.discriminator.get_weights(), resumed.discriminator.get_weights())
 
     def test_matching_loss_hard_negatives_swap_shape_then_colour_words(self):
         for bad, message in (({"matching_color_negatives": 2}, "matching-color-negatives needs matching-weight > 0"),

@@ -8,6 +8,7 @@ from tfgan_text.errors import UserError
 MODEL_MODULES = (
     "dcgan",
     "dcgan_networks",
+    "encoder_discriminator",
     "text_encoder",
     "image_encoder",
     "joint_embedding",

@@ -94,13 +94,19 @@ class ImageEncoder(keras.Model):
         self.built = True
 
     def call(self, images, training=False):
+        maps = self.feature_maps(images, training=training)
+        outputs = {"regions": self.region_projection(self._with_coordinates(maps[-2]))} if self.regions else {}
+        return {**outputs, "global": self.global_projection(self.pool(maps[-1]))}
+
+    def feature_maps(self, images, training=False):
+        """The output map of every block, from the first (finest) to the last `[B, 4, 4, C]`
+        at 64 px; what a discriminator on this encoder's features reads."""
         x = ops.convert_to_tensor(images, dtype=self.compute_dtype)
-        for block in self.blocks[:-1]:
+        maps = []
+        for block in self.blocks:
             x = block(self._with_coordinates(x), training=training)
-        x = self._with_coordinates(x)
-        outputs = {"regions": self.region_projection(x)} if self.regions else {}
-        x = self.blocks[-1](x, training=training)
-        return {**outputs, "global": self.global_projection(self.pool(x))}
+            maps.append(x)
+        return maps
 
     def _with_coordinates(self, x):
         """`x` `[B, H, W, C]` with row and column channels appended (when `coordinates`)."""

@@ -18,6 +18,7 @@ from tfgan_text.errors import UserError
 from tfgan_text.models import load_model
 from tfgan_text.models.dcgan import DCGANDiscriminator, DCGANGenerator, TextConditionalDCGAN
 from tfgan_text.models.dcgan_networks import CONDITIONINGS, UPSAMPLINGS
+from tfgan_text.models.encoder_discriminator import EncoderFeatureDiscriminator
 from tfgan_text.models.image_encoder import DOWNSAMPLINGS, ImageEncoder
 from tfgan_text.metrics.retrieval import caption_to_image_recall
 from tfgan_text.models.joint_embedding import JointEmbedding
@@ -32,6 +33,9 @@ from tfgan_text.training.sample_grid import SampleGrid
 from tfgan_text.training.strategy import select_strategy
 
 TEXT_ENCODERS = ("word_rnn", "char_cnn_rnn")
+# "dcgan": Reed's D on pixels; "encoder_features": heads on stage 1's frozen image encoder
+# (`EncoderFeatureDiscriminator`, as Projected GANs).
+DISCRIMINATORS = ("dcgan", "encoder_features")
 TEXT_ENCODER_FILE = "text_encoder.keras"
 IMAGE_ENCODER_FILE = "image_encoder.keras"
 MODEL_FILE = "model.keras"
@@ -69,6 +73,7 @@ class DCGANSettings(RunSettings):
     text_hidden_dim: int = 128
     max_length: int = 32
     min_count: int = 1
+    discriminator: str = "dcgan"
     spectral_norm: bool = False
     projection_discriminator: bool = False
     generator_upsampling: str = "transposed"
@@ -112,7 +117,7 @@ class DCGANSettings(RunSettings):
 
     ARCHITECTURE = (
         "image_size", "noise_dim", "ngf", "ndf", "text_encoder", "text_embedding_dim",
-        "text_hidden_dim", "max_length", "min_count", "spectral_norm", "projection_discriminator",
+        "text_hidden_dim", "max_length", "min_count", "discriminator", "spectral_norm", "projection_discriminator",
         "generator_upsampling", "generator_conditioning", "matching_weight", "matching_shape_negatives",
         "matching_color_negatives",
     )
@@ -145,6 +150,11 @@ class DCGANSettings(RunSettings):
         self.check_choice("text_encoder_image_downsampling", DOWNSAMPLINGS)
         self.check_choice("generator_upsampling", UPSAMPLINGS)
         self.check_choice("generator_conditioning", CONDITIONINGS)
+        self.check_choice("discriminator", DISCRIMINATORS)
+        if self.discriminator != "dcgan":
+            for name in ("spectral_norm", "projection_discriminator"):
+                if getattr(self, name):
+                    raise UserError(f"{flag(name)} applies to the dcgan discriminator, not {self.discriminator!r}")
         if self.image_size not in (32, 64, 128):
             raise UserError(f"image size must be 32, 64 or 128, got {self.image_size}")
         if self.text_encoder not in TEXT_ENCODERS:
@@ -219,7 +229,7 @@ def train_dcgan(out, resume=False, strategy="auto", callbacks=(), verbose="auto"
     with select_strategy(strategy).scope():
         if os.path.exists(run.dir.file(TEXT_ENCODER_FILE)):
             text_encoder = load_model(run.dir.file(TEXT_ENCODER_FILE))
-            image_encoder = _saved_image_encoder(run) if config.matching_weight > 0 else None
+            image_encoder = _saved_image_encoder(run) if _needs_image_encoder(config) else None
         else:
             text_encoder, image_encoder = _pretrain_text_encoder(run, verbose)
         swap_groups = _swap_groups(run, config.matching_shape_negatives, config.matching_color_negatives)
@@ -264,13 +274,32 @@ def _pretrain_text_encoder(run, verbose):
     return text_encoder, image_encoder
 
 
+def _needs_image_encoder(config):
+    """What in stage 2 reads stage 1's image encoder (the matching loss, D), or None."""
+    if config.matching_weight > 0:
+        return "matching-weight"
+    if config.discriminator == "encoder_features":
+        return "discriminator encoder_features"
+    return None
+
+
 def _saved_image_encoder(run):
-    """Stage 1's image encoder, for the matching loss; runs whose stage 1 predates saving it
-    have none."""
+    """Stage 1's image encoder, for the matching loss or D; runs whose stage 1 predates saving
+    it have none."""
     path = run.dir.file(IMAGE_ENCODER_FILE)
     if not os.path.exists(path):
-        raise UserError(f"matching-weight needs stage 1's image encoder, and {path} does not exist: start a new run")
+        raise UserError(f"{_needs_image_encoder(run.config)} needs stage 1's image encoder, and {path} does not "
+                        "exist: start a new run")
     return load_model(path)
+
+
+def _frozen_copy(image_encoder, image_size):
+    """A copy of `image_encoder` with its weights, for D: the matching loss keeps the original,
+    and each model saves the encoder it holds."""
+    copy = ImageEncoder.from_config(image_encoder.get_config())
+    copy.build((None, image_size, image_size, 3))
+    copy.set_weights(image_encoder.get_weights())
+    return copy
 
 
 def _swap_groups(run, shape_negatives, color_negatives):
@@ -315,10 +344,17 @@ def _build_model(config, text_encoder, image_encoder=None, matching_swap_groups=
         image_size=config.image_size, noise_dim=config.noise_dim, embedding_dim=config.text_hidden_dim, ngf=config.ngf,
         upsampling=config.generator_upsampling, conditioning=config.generator_conditioning,
     )
-    discriminator = DCGANDiscriminator(
-        image_size=config.image_size, embedding_dim=config.text_hidden_dim, ndf=config.ndf,
-        spectral_norm=config.spectral_norm, projection=config.projection_discriminator,
-    )
+    if config.discriminator == "encoder_features":
+        discriminator = EncoderFeatureDiscriminator(
+            _frozen_copy(image_encoder, config.image_size), embedding_dim=config.text_hidden_dim, width=config.ndf,
+        )
+        discriminator.build({"image": (None, config.image_size, config.image_size, 3),
+                             "embedding": (None, config.text_hidden_dim)})
+    else:
+        discriminator = DCGANDiscriminator(
+            image_size=config.image_size, embedding_dim=config.text_hidden_dim, ndf=config.ndf,
+            spectral_norm=config.spectral_norm, projection=config.projection_discriminator,
+        )
     model = TextConditionalDCGAN(
         generator, discriminator, text_encoder, gan_int=config.gan_int,
         interpolation_beta=config.interpolation_beta, seed=config.seed,
