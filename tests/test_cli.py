@@ -59,11 +59,12 @@ class DataPreviewTest(TestCase):
         args = cli.build_parser().parse_args([
             "train", "dcgan", "--out", "run", "--generator-conditioning", "batch_norm",
             "--matching-weight", "2", "--matching-color-negatives", "3", "--projection-discriminator",
-            "--discriminator", "encoder_features",
+            "--discriminator", "encoder_features", "--discriminator-levels", "4",
         ])
         self.assertEqual(cli._given_settings(args), {
             "generator_conditioning": "batch_norm", "matching_weight": 2.0,
             "matching_color_negatives": 3, "projection_discriminator": True, "discriminator": "encoder_features",
+            "discriminator_levels": 4,
         })
 
     def test_console_script_module_runs_without_traceback(self):

@@ -142,12 +142,14 @@ class TrainDCGANTest(TestCase):
     def test_encoder_features_discriminator_reads_a_frozen_copy_of_stage_one(self):
         for bad, message in (({"discriminator": "patch"}, "discriminator must be one of dcgan, encoder_features, got 'patch'"),
                              ({"discriminator": "encoder_features", "spectral_norm": True},
-                              "spectral-norm applies to the dcgan discriminator, not 'encoder_features'")):
+                              "spectral-norm applies to the dcgan discriminator, not 'encoder_features'"),
+                             ({"discriminator_levels": 5}, r"discriminator-levels must be in \[1, 4\], got 5")):
             with self.assertRaisesRegex(UserError, message):
                 DCGANSettings(**bad).check()
         run = os.path.join(self.temp_dir(), "run")
-        model = train_dcgan(run, verbose=0, **{**TINY, "discriminator": "encoder_features"})
+        model = train_dcgan(run, verbose=0, **{**TINY, "discriminator": "encoder_features", "discriminator_levels": 4})
         self.assertIsInstance(model.discriminator, EncoderFeatureDiscriminator)
+        self.assertEqual(model.discriminator.levels, 4)
         self.assertIsNone(model.image_encoder)  # no matching loss: D alone reads stage 1's encoder
         stage_one = load_model(os.path.join(run, "image_encoder.keras"))
         self.assertAllClose(model.discriminator.image_encoder.get_weights(), stage_one.get_weights())  # frozen

@@ -36,6 +36,7 @@ TEXT_ENCODERS = ("word_rnn", "char_cnn_rnn")
 # "dcgan": Reed's D on pixels; "encoder_features": heads on stage 1's frozen image encoder
 # (`EncoderFeatureDiscriminator`, as Projected GANs).
 DISCRIMINATORS = ("dcgan", "encoder_features")
+STAGE_ONE_IMAGE_ENCODER_FILTERS = (32, 64, 128, 256)
 TEXT_ENCODER_FILE = "text_encoder.keras"
 IMAGE_ENCODER_FILE = "image_encoder.keras"
 MODEL_FILE = "model.keras"
@@ -74,6 +75,7 @@ class DCGANSettings(RunSettings):
     max_length: int = 32
     min_count: int = 1
     discriminator: str = "dcgan"
+    discriminator_levels: int = 3  # encoder_features: how many of the encoder's 4 maps D reads
     spectral_norm: bool = False
     projection_discriminator: bool = False
     generator_upsampling: str = "transposed"
@@ -117,7 +119,7 @@ class DCGANSettings(RunSettings):
 
     ARCHITECTURE = (
         "image_size", "noise_dim", "ngf", "ndf", "text_encoder", "text_embedding_dim",
-        "text_hidden_dim", "max_length", "min_count", "discriminator", "spectral_norm", "projection_discriminator",
+        "text_hidden_dim", "max_length", "min_count", "discriminator", "discriminator_levels", "spectral_norm", "projection_discriminator",
         "generator_upsampling", "generator_conditioning", "matching_weight", "matching_shape_negatives",
         "matching_color_negatives",
     )
@@ -151,6 +153,9 @@ class DCGANSettings(RunSettings):
         self.check_choice("generator_upsampling", UPSAMPLINGS)
         self.check_choice("generator_conditioning", CONDITIONINGS)
         self.check_choice("discriminator", DISCRIMINATORS)
+        if self.discriminator_levels not in range(1, len(STAGE_ONE_IMAGE_ENCODER_FILTERS) + 1):
+            raise UserError(f"discriminator-levels must be in [1, {len(STAGE_ONE_IMAGE_ENCODER_FILTERS)}], "
+                            f"got {self.discriminator_levels!r}")
         if self.discriminator != "dcgan":
             for name in ("spectral_norm", "projection_discriminator"):
                 if getattr(self, name):
@@ -257,7 +262,8 @@ def _pretrain_text_encoder(run, verbose):
     config = run.config
     text_encoder = _new_text_encoder(config, len(run.vocabulary))
     text_encoder(run.tokenize(tf.constant(["a"])))  # build
-    image_encoder = ImageEncoder(embedding_dim=config.text_hidden_dim, downsampling=config.text_encoder_image_downsampling)
+    image_encoder = ImageEncoder(embedding_dim=config.text_hidden_dim, filters=STAGE_ONE_IMAGE_ENCODER_FILTERS,
+                                 downsampling=config.text_encoder_image_downsampling)
     swap_groups = _swap_groups(run, config.text_encoder_shape_negatives, config.text_encoder_color_negatives)
     joint = JointEmbedding(
         text_encoder, image_encoder, gamma=config.text_encoder_gamma, match_key="content_key",
@@ -347,6 +353,7 @@ def _build_model(config, text_encoder, image_encoder=None, matching_swap_groups=
     if config.discriminator == "encoder_features":
         discriminator = EncoderFeatureDiscriminator(
             _frozen_copy(image_encoder, config.image_size), embedding_dim=config.text_hidden_dim, width=config.ndf,
+            levels=config.discriminator_levels,
         )
         discriminator.build({"image": (None, config.image_size, config.image_size, 3),
                              "embedding": (None, config.text_hidden_dim)})
