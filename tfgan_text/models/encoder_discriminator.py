@@ -83,26 +83,23 @@ class EncoderFeatureDiscriminator(keras.Model):
             _batch_norm(synchronized_batch_norm, "joint_bn"),
             keras.layers.LeakyReLU(0.2),
         ], name="joint")
-        self.projection = keras.layers.Dense(
-            image_encoder.filters[-1] + (width if levels > 1 else 0), use_bias=False, kernel_initializer=_weights(),
-            name="projection",
-        )
-        self.score = None  # a valid convolution over the last map: its size is known in build
+        # Known in build, from the last map's shape: the projection's width, the score's kernel
+        # (a valid convolution over the whole map).
+        self.projection = None
+        self.score = None
 
     def build(self, input_shape):
         image_shape = tuple(input_shape["image"])
         if not self.image_encoder.built:
             self.image_encoder.build(image_shape)
-        shapes = [image_shape]
-        for block in self.image_encoder.blocks:
-            shapes.append(block.compute_output_shape(shapes[-1][:-1] + (shapes[-1][-1] + 2 * self.image_encoder.coordinates,)))
-        shapes = shapes[-self.levels:]
+        shapes = self.image_encoder.feature_map_shapes(image_shape)[-self.levels:]
         x = shapes[0]
         for down, shape in zip(self.downs, shapes[1:]):
             down.build(x)
             x = shape[:-1] + (self.width + shape[-1],)
         self.condition.build((None, self.embedding_dim))
         self.joint.build(x[:-1] + (x[-1] + self.condition_dim,))
+        self.projection = keras.layers.Dense(x[-1], use_bias=False, kernel_initializer=_weights(), name="projection")
         self.projection.build((None, self.embedding_dim))
         self.score = keras.layers.Conv2D(1, (x[1], x[2]), kernel_initializer=_weights(), name="score")
         self.score.build(x[:-1] + (self.width,))

@@ -108,6 +108,14 @@ class ImageEncoder(keras.Model):
             maps.append(x)
         return maps
 
+    def feature_map_shapes(self, input_shape):
+        """The shapes of `feature_maps`' outputs for images of `input_shape` (blocks built)."""
+        shapes, shape = [], tuple(input_shape)
+        for block in self.blocks:
+            shape = block.compute_output_shape(shape[:-1] + (shape[-1] + 2 * self.coordinates,))
+            shapes.append(shape)
+        return shapes
+
     def _with_coordinates(self, x):
         """`x` `[B, H, W, C]` with row and column channels appended (when `coordinates`)."""
         if not self.coordinates:
