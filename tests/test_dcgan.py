@@ -9,6 +9,7 @@ from tfgan_text import losses
 from tfgan_text.errors import UserError
 from tfgan_text.models.dcgan import DCGANDiscriminator, DCGANGenerator, TextConditionalDCGAN
 from tfgan_text.models.image_encoder import ImageEncoder
+from tfgan_text.models.text_encoder import WordRNNEncoder
 
 EMBEDDING = 16
 VOCAB = 20
@@ -214,6 +215,29 @@ class TextConditionalDCGANTest(TestCase):
         gan.compile(run_eagerly=True)
         logs = gan.train_on_batch(batch, return_dict=True)
         self.assertTrue(np.isfinite(logs["d_loss"]) and np.isfinite(logs["g_loss"]))
+
+    def test_word_attention_generator_reads_the_encoders_words(self):
+        encoder = WordRNNEncoder(VOCAB, embedding_dim=8, hidden_dim=EMBEDDING)
+        generator = DCGANGenerator(32, embedding_dim=EMBEDDING, ngf=8, attention_sizes=(16,), words_dim=EMBEDDING)
+        gan = TextConditionalDCGAN(generator, DCGANDiscriminator(32, embedding_dim=EMBEDDING, ndf=8), encoder,
+                                   gan_int=False, seed=3)
+        batch = _batch(4)
+        features = gan.text_features(batch["token_ids"])
+        self.assertEqual(sorted(features), ["embedding", "word_mask", "words"])
+        self.assertAllClose(features["word_mask"], (batch["token_ids"] != 0).astype("float32"))
+        noise = keras.random.normal((4, 100), seed=1)
+        self.assertAllClose(gan.generate(batch["token_ids"], noise=noise), generator({"noise": noise, **features}))
+        gan.compile()
+        before = _values(gan.generator.weights)
+        logs = gan.train_on_batch(batch, return_dict=True)
+        self.assertTrue(np.isfinite(logs["d_loss"]) and np.isfinite(logs["g_loss"]))
+        self.assertTrue(_changed(before, gan.generator.weights))
+        with self.assertRaisesRegex(UserError, "one caption per image"):
+            gan.text_features(_batch(2, captions=3)["token_ids"])
+        with self.assertRaisesRegex(UserError, "GAN-INT does not combine with word attention"):
+            TextConditionalDCGAN(generator, gan.discriminator, encoder, gan_int=True)
+        with self.assertRaisesRegex(UserError, "outputs hold 'words' and 'mask'"):
+            TextConditionalDCGAN(generator, gan.discriminator, _text_encoder(), gan_int=False).encode_text(batch["token_ids"])
 
     def test_fit_one_epoch_trains_generator_and_discriminator(self):
         gan = _gan()

@@ -39,15 +39,16 @@ ODD_CAPTIONS = ["", "🙂🦄 ✨", "word " * 2000, "ÀÉÎ naïve café №5", 
 PYTHON_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
 
 
-def _write_run(directory, image_size=32, conditioning="input"):
+def _write_run(directory, image_size=32, **generator_options):
     """An (untrained) tiny text-to-image run: model.keras and its vocabulary."""
     vocabulary = Vocabulary.build(CAPTIONS, max_length=12)
     vocabulary.save(directory)
     encoder = WordRNNEncoder(len(vocabulary), embedding_dim=8, hidden_dim=8)
     model = TextConditionalDCGAN(
-        DCGANGenerator(image_size, noise_dim=16, embedding_dim=8, ngf=8, conditioning=conditioning),
+        DCGANGenerator(image_size, noise_dim=16, embedding_dim=8, ngf=8, words_dim=8, **generator_options),
         DCGANDiscriminator(image_size, embedding_dim=8, ndf=8),
         encoder,
+        gan_int=not generator_options.get("attention_sizes"),
         seed=0,
     )
     model.save(os.path.join(directory, "model.keras"))
@@ -257,14 +258,23 @@ class OnnxExportTest(TestCase):
             self.assertLess(np.abs(got - expected).max(), 1e-4)
 
     def test_conditional_batch_norm_generator_exports_alike(self):
+        self._assert_exports_alike({"conditioning": "batch_norm"}, ("up0_bn_scale", "up1_bn_shift"))
+
+    def test_word_attention_generator_exports_alike(self):
+        self._assert_exports_alike({"attention_sizes": (8, 16)}, ("up0_word_attention", "up1_word_attention"))
+
+    def _assert_exports_alike(self, generator_options, layers):
+        """SavedModel and ONNX give the Keras model's images, with the kernels of `layers`
+        drawn away from their initial values."""
         run_dir = os.path.join(self.temp_dir(), "run")
         os.makedirs(run_dir)
-        model = _write_run(run_dir, conditioning="batch_norm")
-        for name in ("up0_bn_scale", "up1_bn_shift"):  # away from the identity it starts at
-            kernel = model.generator.get_layer(name).kernel
-            kernel.assign(np.random.default_rng(0).normal(0, 0.1, kernel.shape))
+        model = _write_run(run_dir, **generator_options)
+        for name in layers:
+            layer = model.generator.get_layer(name)
+            kernel = layer.kernel if hasattr(layer, "kernel") else layer.word_projection.kernel
+            kernel.assign(np.random.default_rng(0).normal(0, 0.3, kernel.shape))
         model.save(os.path.join(run_dir, "model.keras"))
-        result = export_run(run_dir, "cbn", to=os.path.join(self.temp_dir(), "served"), onnx=True)
+        result = export_run(run_dir, "variant", to=os.path.join(self.temp_dir(), "served"), onnx=True)
         ids = Tokenizer(run_dir)(tf.constant(CAPTIONS)).numpy()
         noise = np.random.default_rng(1).standard_normal((len(CAPTIONS), 16)).astype(np.float32)
         expected = keras.ops.convert_to_numpy(model.generate(ids, noise=noise))

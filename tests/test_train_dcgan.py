@@ -139,6 +139,27 @@ class TrainDCGANTest(TestCase):
         self.assertEqual(saved.generator.conditioning, "batch_norm")
         self.assertAllClose(saved.generator.get_weights(), model.generator.get_weights())
 
+    def test_word_attention_run_trains_saves_and_resumes(self):
+        for bad, message in (({"generator_attention_sizes": [64], "gan_int": False},
+                              r"generator-attention-sizes must be among G's hidden map sizes \[8, 16, 32\] at image size 64"),
+                             ({"generator_attention_sizes": [16]}, "generator-attention-sizes needs --no-gan-int"),
+                             ({"generator_attention_sizes": [16], "gan_int": False, "captions_per_image": 2},
+                              "generator-attention-sizes needs captions-per-image 1")):
+            with self.assertRaisesRegex(UserError, message):
+                DCGANSettings(**bad).check()
+        run = os.path.join(self.temp_dir(), "run")
+        model = train_dcgan(run, verbose=0, **{**TINY, "gan_int": False, "generator_attention_sizes": [8, 16]})
+        self.assertEqual(model.generator.attention_sizes, (8, 16))
+        self.assertTrue(np.isfinite(model.history.history["g_loss"]).all())
+        before = tree_digest(run)
+        with self.assertRaisesRegex(UserError, "trained with generator-attention-sizes=\\[8, 16\\], not \\[16\\]"):
+            train_dcgan(run, resume=True, epochs=2, verbose=0, generator_attention_sizes=[16])
+        self.assertEqual(tree_digest(run), before)
+        resumed = train_dcgan(run, resume=True, epochs=2, verbose=0)
+        self.assertEqual(int(resumed.g_optimizer.iterations.numpy()), 2 * TINY["steps_per_epoch"])
+        saved = load_model(os.path.join(run, "model.keras"))
+        self.assertAllClose(saved.generator.get_weights(), resumed.generator.get_weights())
+
     def test_encoder_features_discriminator_reads_a_frozen_copy_of_stage_one(self):
         for bad, message in (({"discriminator": "patch"}, "discriminator must be one of dcgan, encoder_features, got 'patch'"),
                              ({"discriminator": "encoder_features", "spectral_norm": True},

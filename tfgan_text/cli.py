@@ -89,6 +89,8 @@ def _add_dcgan_arguments(parser):
                         help="G's blocks double maps by 4x4 transposed convolutions or nearest resize + 3x3")
     parser.add_argument("--generator-conditioning", default=None, choices=("input", "batch_norm"),
                         help="noise and caption enter G's first layer only, or also set every block's batch norm")
+    parser.add_argument("--generator-attention-sizes", type=_positive_int, nargs="+", default=None, metavar="SIZE",
+                        help="sizes of G's maps (e.g. 16) where word attention (AttnGAN) reads the caption's words")
     parser.add_argument("--captions-per-image", type=_positive_int, default=None, help="condition averaged over K captions")
     parser.add_argument("--no-gan-int", dest="gan_int", action="store_const", const=False, default=None)
     parser.add_argument("--interpolation-beta", type=float, default=None, help="GAN-INT beta (0.5)")
@@ -106,7 +108,7 @@ def _add_dcgan_arguments(parser):
 TRAIN_FLAGS = {
     "data", "format", "epochs", "steps_per_epoch", "batch_size", "image_size", "seed", "text_encoder",
     "text_encoder_epochs", "ngf", "ndf", "discriminator", "discriminator_levels", "loss", "label_smoothing", "spectral_norm", "projection_discriminator",
-    "generator_upsampling", "generator_conditioning", "captions_per_image",
+    "generator_upsampling", "generator_conditioning", "generator_attention_sizes", "captions_per_image",
     "gan_int", "interpolation_beta", "checkpoint_every", "matching_weight", "matching_shape_negatives",
     "matching_color_negatives",
     "reconstruction_weight",

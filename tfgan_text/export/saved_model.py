@@ -46,8 +46,7 @@ def image_outputs(images):
 
 def images_from_ids(model, token_ids, noise):
     """float32 images in [-1, 1] of a `TextConditionalDCGAN` for token ids and noise, in inference mode."""
-    embedding = model.encode_text(token_ids, training=False)
-    return model.generator({"noise": noise, "embedding": embedding}, training=False)
+    return model((token_ids, noise), training=False)
 
 
 def text_to_image_archive(model, vocabulary_dir):

@@ -31,6 +31,8 @@ class TextConditionalDCGAN(keras.Model):
 
     Args:
         generator: `DCGANGenerator` (or any model with the same inputs and a `noise_dim`).
+            A generator with word attention (`attention_sizes`) also reads the text encoder's
+            word features; it takes one caption per image, and no GAN-INT.
         discriminator: `DCGANDiscriminator` (or any model with the same inputs), giving logits.
         text_encoder: Keras model mapping int token ids `[B, T]` to a sentence embedding
             `[B, E]`. Its output may be the tensor, a dict (its `"sentence"` entry is used) or a
@@ -114,6 +116,7 @@ class TextConditionalDCGAN(keras.Model):
             if len(set(group)) != len(group) or len(group) < 2:
                 raise UserError(f"a matching swap group needs two or more distinct token ids, got {group}")
         self.generator = generator
+        self.reads_words = bool(getattr(generator, "attention_sizes", ()))
         self.discriminator = discriminator
         self.text_encoder = text_encoder
         self.train_text_encoder = train_text_encoder
@@ -127,6 +130,8 @@ class TextConditionalDCGAN(keras.Model):
         # Tuples: Keras would track a list attribute, which then cannot be copied in a config.
         self.matching_swap_groups = tuple(tuple(int(i) for i in group) for group in matching_swap_groups or [])
         self.swap_seed_generator = keras.random.SeedGenerator(seed) if self.matching_swap_groups else None
+        if self.reads_words and gan_int:
+            raise UserError("GAN-INT does not combine with word attention in G: interpolated captions have no words")
         if not text_encoder.built:
             text_encoder.build((None, None))  # token ids [B, T]
         self.text_encoder.trainable = train_text_encoder
@@ -199,26 +204,37 @@ class TextConditionalDCGAN(keras.Model):
 
     def encode_text(self, token_ids, training=False):
         """Sentence embedding `[B, E]` of token ids `[B, T]`, or the mean over K of `[B, K, T]`."""
+        return self.text_features(token_ids, training)["embedding"]
+
+    def text_features(self, token_ids, training=False):
+        """What G reads of the captions `[B, T]`: `{"embedding": [B, E]}`, and when G attends to
+        words also `"words": [B, T', W]` and `"word_mask": float [B, T']`. For `[B, K, T]`
+        (K captions per image) the embedding is the mean over K; G cannot attend to those."""
         token_ids = ops.convert_to_tensor(token_ids)
         if len(token_ids.shape) == 3:
+            if self.reads_words:
+                raise UserError("word attention in G needs one caption per image (token_ids [B, T]), not K of them")
             shape = ops.shape(token_ids)
-            embedding = self._sentence_embedding(ops.reshape(token_ids, (-1, shape[2])), training)
-            return ops.mean(ops.reshape(embedding, (shape[0], shape[1], embedding.shape[-1])), axis=1)
-        return self._sentence_embedding(token_ids, training)
+            embedding = self._encoder_outputs(ops.reshape(token_ids, (-1, shape[2])), training)["embedding"]
+            return {"embedding": ops.mean(ops.reshape(embedding, (shape[0], shape[1], embedding.shape[-1])), axis=1)}
+        return self._encoder_outputs(token_ids, training)
 
-    def _sentence_embedding(self, token_ids, training):
+    def _encoder_outputs(self, token_ids, training):
         outputs = self.text_encoder(token_ids, training=training)
+        if self.reads_words:
+            if not (isinstance(outputs, dict) and "words" in outputs and "mask" in outputs):
+                raise UserError("word attention in G needs a text encoder whose outputs hold 'words' and 'mask'")
+            return {"embedding": outputs["sentence"], "words": outputs["words"],
+                    "word_mask": ops.cast(outputs["mask"], outputs["words"].dtype)}
         if isinstance(outputs, dict):
-            return outputs["sentence"]
-        if isinstance(outputs, (tuple, list)):
-            return outputs[-1]
-        return outputs
+            return {"embedding": outputs["sentence"]}
+        return {"embedding": outputs[-1] if isinstance(outputs, (tuple, list)) else outputs}
 
     def call(self, inputs, training=False):
         """Images `[B, S, S, 3]` in [-1, 1] from a pair `(token_ids, noise)`."""
         token_ids, noise = inputs
-        embedding = self.encode_text(token_ids, training=training and self.train_text_encoder)
-        return self.generator({"noise": noise, "embedding": embedding}, training=training)
+        features = self.text_features(token_ids, training=training and self.train_text_encoder)
+        return self.generator({"noise": noise, **features}, training=training)
 
     def generate(self, token_ids, noise=None, seed=None):
         """Images for token ids `[B, T]` (or `[B, K, T]`), in inference mode.
@@ -261,19 +277,22 @@ class TextConditionalDCGAN(keras.Model):
         images = ops.convert_to_tensor(batch["image"])
         local_size = ops.shape(images)[0]
         offset, global_size = replica_position(local_size)
-        right = self._discriminator_step(batch, images, offset, local_size, global_size)
-        self._generator_step(right, batch, images, offset, local_size, global_size)
+        right_features = self._discriminator_step(batch, images, offset, local_size, global_size)
+        self._generator_step(right_features, batch, images, offset, local_size, global_size)
         return {metric.name: metric.result() for metric in self.metrics}
 
     def _discriminator_step(self, batch, images, offset, local_size, global_size):
-        """Updates D on (real, right), (real, wrong), (fake, right); returns the right embeddings."""
+        """Updates D on (real, right), (real, wrong), (fake, right); returns the right captions'
+        `text_features`, as constants."""
         d_loss_fn = GAN_LOSSES[self.gan_loss][0]
         loss_options = {"label_smoothing": self.label_smoothing} if self.gan_loss == "gan_cls" else {}
         noise = self._noise(offset, local_size, global_size)
         with tf.GradientTape() as tape:
-            right = self.encode_text(batch["token_ids"], training=self.train_text_encoder)
+            right_features = self.text_features(batch["token_ids"], training=self.train_text_encoder)
+            right = right_features["embedding"]
             wrong = self.encode_text(batch["wrong_token_ids"], training=self.train_text_encoder)
-            fake = self.generator({"noise": noise, "embedding": ops.stop_gradient(right)}, training=True)
+            right_features = {name: ops.stop_gradient(value) for name, value in right_features.items()}
+            fake = self.generator({"noise": noise, **right_features}, training=True)
             fake = ops.stop_gradient(fake)
             real_logits = self.discriminator({"image": images, "embedding": right}, training=True)
             wrong_logits = self.discriminator({"image": images, "embedding": wrong}, training=True)
@@ -286,9 +305,9 @@ class TextConditionalDCGAN(keras.Model):
         self.d_real_tracker.update_state(ops.sigmoid(real_logits))
         self.d_wrong_tracker.update_state(ops.sigmoid(wrong_logits))
         self.d_fake_tracker.update_state(ops.sigmoid(fake_logits))
-        return ops.stop_gradient(right)
+        return right_features
 
-    def _generator_step(self, right, batch, images, offset, local_size, global_size):
+    def _generator_step(self, right_features, batch, images, offset, local_size, global_size):
         """Updates G on D(G(z, h), h), with GAN-INT on interpolated embeddings, with the
         matching loss on the match of G(z, h) and its caption, and with the reconstruction
         loss on the distance of G(z, h) to the real image.
@@ -299,12 +318,13 @@ class TextConditionalDCGAN(keras.Model):
         """
         g_loss_fn = GAN_LOSSES[self.gan_loss][1]
         noise = self._noise(offset, local_size, global_size)
+        right = right_features["embedding"]
         if self.gan_int:
             partner = ops.roll(gather_replicas(right), -1, axis=0)[offset : offset + local_size]
             mixed = self.interpolation_beta * right + (1.0 - self.interpolation_beta) * partner
             mixed_noise = self._noise(offset, local_size, global_size)
         with tf.GradientTape() as tape:
-            fake = self.generator({"noise": noise, "embedding": right}, training=True)
+            fake = self.generator({"noise": noise, **right_features}, training=True)
             per_example = g_loss_fn(self.discriminator({"image": fake, "embedding": right}, training=True))
             if self.gan_int:
                 mixed_fake = self.generator({"noise": mixed_noise, "embedding": mixed}, training=True)

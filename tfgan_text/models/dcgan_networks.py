@@ -9,6 +9,7 @@ import math
 import keras
 
 from tfgan_text.errors import UserError
+from tfgan_text.models.word_attention import WordAttention
 
 IMAGE_SIZES = (32, 64, 128)
 UPSAMPLINGS = ("transposed", "resize")
@@ -55,6 +56,11 @@ def _doublings(image_size):
     return int(math.log2(image_size // 4))
 
 
+def generator_hidden_sizes(image_size):
+    """Sizes of the generator's maps between 4x4 and the image: 8, 16, ... `image_size // 2`."""
+    return [4 * 2**i for i in range(1, _doublings(image_size))]
+
+
 @keras.saving.register_keras_serializable(package="tfgan_text")
 class DCGANGenerator(keras.Model):
     """Text-conditional DCGAN generator `G(z, phi(t))` of Reed et al. 2016.
@@ -80,9 +86,14 @@ class DCGANGenerator(keras.Model):
             norm, whose scale and shift they set: conditional batch norm, as the class-conditional
             generators of Miyato & Koyama 2018 and BigGAN, so that the caption steers the
             resolutions where shapes are drawn, not only the 4x4 layout).
+        attention_sizes: tuple of map sizes (8 up to `image_size // 2`) after whose block
+            AttnGAN's word attention (`WordAttention`) concatenates to each place the words it
+            attends to; () (default, as Reed): the caption enters as one sentence vector only.
+        words_dim: int, size of the word features (the text encoder's), with `attention_sizes`.
         **kwargs: passed to `keras.Model` (`name`, `trainable`, `dtype`).
 
-    Inputs: a dict `{"noise": float [B, Z], "embedding": float [B, E]}`.
+    Inputs: a dict `{"noise": float [B, Z], "embedding": float [B, E]}`; with `attention_sizes`
+    also `"words": float [B, T, words_dim]` and `"word_mask": float [B, T]` (1 for words).
 
     Example:
         >>> g = DCGANGenerator(image_size=32, embedding_dim=16, ngf=8)
@@ -100,9 +111,17 @@ class DCGANGenerator(keras.Model):
         synchronized_batch_norm=True,
         upsampling="transposed",
         conditioning="input",
+        attention_sizes=(),
+        words_dim=256,
         **kwargs,
     ):
         doublings = _doublings(image_size)
+        attention_sizes = tuple(sorted(int(size) for size in attention_sizes))
+        hidden_sizes = generator_hidden_sizes(image_size)
+        for size in attention_sizes:
+            if size not in hidden_sizes:
+                raise UserError(f"word attention sizes must be among G's hidden map sizes {hidden_sizes} at image "
+                                f"size {image_size}, got {size}")
         if upsampling not in UPSAMPLINGS:
             raise UserError(f"upsampling must be one of {', '.join(UPSAMPLINGS)}, got {upsampling!r}")
         if conditioning not in CONDITIONINGS:
@@ -121,6 +140,10 @@ class DCGANGenerator(keras.Model):
 
         noise = keras.Input((noise_dim,), name="noise")
         embedding = keras.Input((embedding_dim,), name="embedding")
+        inputs = {"noise": noise, "embedding": embedding}
+        if attention_sizes:
+            inputs["words"] = keras.Input((None, words_dim), name="words")
+            inputs["word_mask"] = keras.Input((None,), name="word_mask")
         condition = keras.layers.Dense(condition_dim, kernel_initializer=_weights(), name="condition")(embedding)
         condition = keras.layers.LeakyReLU(0.2, name="condition_act")(condition)
         code = keras.layers.Concatenate(name="noise_and_condition")([noise, condition])
@@ -135,9 +158,11 @@ class DCGANGenerator(keras.Model):
             else:
                 x = _batch_norm(synchronized_batch_norm, f"up{i}_bn")(x)
             x = keras.layers.ReLU(name=f"up{i}_act")(x)
+            if x.shape[1] in attention_sizes:
+                x = WordAttention(name=f"up{i}_word_attention")((x, inputs["words"], inputs["word_mask"]))
         x = up(3, "to_rgb")(x)
         image = keras.layers.Activation("tanh", dtype="float32", name="image")(x)
-        super().__init__(inputs={"noise": noise, "embedding": embedding}, outputs=image, **kwargs)
+        super().__init__(inputs=inputs, outputs=image, **kwargs)
 
         self.image_size = image_size
         self.noise_dim = noise_dim
@@ -147,6 +172,8 @@ class DCGANGenerator(keras.Model):
         self.synchronized_batch_norm = synchronized_batch_norm
         self.upsampling = upsampling
         self.conditioning = conditioning
+        self.attention_sizes = attention_sizes
+        self.words_dim = words_dim
 
     def get_config(self):
         config = super().get_config()
@@ -155,6 +182,8 @@ class DCGANGenerator(keras.Model):
                 "image_size": self.image_size,
                 "upsampling": self.upsampling,
                 "conditioning": self.conditioning,
+                "attention_sizes": list(self.attention_sizes),
+                "words_dim": self.words_dim,
                 "noise_dim": self.noise_dim,
                 "embedding_dim": self.embedding_dim,
                 "ngf": self.ngf,

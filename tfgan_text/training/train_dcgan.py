@@ -17,7 +17,7 @@ from tfgan_text.data.pipeline import steps_per_epoch, training_pipeline
 from tfgan_text.errors import UserError
 from tfgan_text.models import load_model
 from tfgan_text.models.dcgan import DCGANDiscriminator, DCGANGenerator, TextConditionalDCGAN
-from tfgan_text.models.dcgan_networks import CONDITIONINGS, UPSAMPLINGS
+from tfgan_text.models.dcgan_networks import CONDITIONINGS, UPSAMPLINGS, generator_hidden_sizes
 from tfgan_text.models.encoder_discriminator import EncoderFeatureDiscriminator
 from tfgan_text.models.image_encoder import DOWNSAMPLINGS, ImageEncoder
 from tfgan_text.metrics.retrieval import caption_to_image_recall
@@ -80,6 +80,8 @@ class DCGANSettings(RunSettings):
     projection_discriminator: bool = False
     generator_upsampling: str = "transposed"
     generator_conditioning: str = "input"
+    # Sizes of G's maps where AttnGAN's word attention reads the caption's words ([]: none).
+    generator_attention_sizes: list = dataclasses.field(default_factory=list)
     # training
     epochs: int = 10
     steps_per_epoch: int | None = None
@@ -120,7 +122,7 @@ class DCGANSettings(RunSettings):
     ARCHITECTURE = (
         "image_size", "noise_dim", "ngf", "ndf", "text_encoder", "text_embedding_dim",
         "text_hidden_dim", "max_length", "min_count", "discriminator", "discriminator_levels", "spectral_norm", "projection_discriminator",
-        "generator_upsampling", "generator_conditioning", "matching_weight", "matching_shape_negatives",
+        "generator_upsampling", "generator_conditioning", "generator_attention_sizes", "matching_weight", "matching_shape_negatives",
         "matching_color_negatives",
     )
 
@@ -162,11 +164,25 @@ class DCGANSettings(RunSettings):
                     raise UserError(f"{flag(name)} applies to the dcgan discriminator, not {self.discriminator!r}")
         if self.image_size not in (32, 64, 128):
             raise UserError(f"image size must be 32, 64 or 128, got {self.image_size}")
+        self._check_attention_sizes()
         if self.text_encoder not in TEXT_ENCODERS:
             raise UserError(f"unknown text encoder {self.text_encoder!r}; expected one of {', '.join(TEXT_ENCODERS)}")
         if self.steps_per_epoch is not None and self.steps_per_epoch <= 0:
             raise UserError(f"steps-per-epoch must be a positive integer, got {self.steps_per_epoch}")
         return self
+
+    def _check_attention_sizes(self):
+        sizes = self.generator_attention_sizes
+        if not sizes:
+            return
+        hidden_sizes = generator_hidden_sizes(self.image_size)
+        if not isinstance(sizes, list) or any(size not in hidden_sizes or isinstance(size, bool) for size in sizes):
+            raise UserError(f"generator-attention-sizes must be among G's hidden map sizes {hidden_sizes} at image "
+                            f"size {self.image_size}, got {sizes!r}")
+        if self.gan_int:
+            raise UserError("generator-attention-sizes needs --no-gan-int: interpolated captions have no words to attend to")
+        if self.captions_per_image > 1:
+            raise UserError("generator-attention-sizes needs captions-per-image 1: G attends to the words of one caption")
 
 
 class _Run:
@@ -349,6 +365,7 @@ def _build_model(config, text_encoder, image_encoder=None, matching_swap_groups=
     generator = DCGANGenerator(
         image_size=config.image_size, noise_dim=config.noise_dim, embedding_dim=config.text_hidden_dim, ngf=config.ngf,
         upsampling=config.generator_upsampling, conditioning=config.generator_conditioning,
+        attention_sizes=config.generator_attention_sizes, words_dim=config.text_hidden_dim,
     )
     if config.discriminator == "encoder_features":
         discriminator = EncoderFeatureDiscriminator(
