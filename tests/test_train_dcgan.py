@@ -181,8 +181,10 @@ class TrainDCGANTest(TestCase):
         saved = load_model(os.path.join(run, "model.keras"))
         self.assertAllClose(saved.discriminator.get_weights(), resumed.discriminator.get_weights())
 
-    def test_matching_loss_hard_negatives_swap_shape_then_colour_words(self):
+    def test_matching_loss_hard_negatives_swap_shape_then_colour_then_place_words(self):
         for bad, message in (({"matching_color_negatives": 2}, "matching-color-negatives needs matching-weight > 0"),
+                             ({"matching_position_negatives": 1}, "matching-position-negatives needs matching-weight > 0"),
+                             ({"text_encoder_position_negatives": -2}, "text-encoder-position-negatives must be an integer >= 0"),
                              ({"matching_weight": 1.0, "matching_shape_negatives": 1, "captions_per_image": 2},
                               "matching-shape-negatives needs captions-per-image 1"),
                              ({"matching_color_negatives": -1}, "matching-color-negatives must be an integer >= 0")):
@@ -190,13 +192,15 @@ class TrainDCGANTest(TestCase):
                 DCGANSettings(**bad).check()
         run = os.path.join(self.temp_dir(), "run")
         model = train_dcgan(run, verbose=0, **{**TINY, "matching_weight": 1.0, "matching_shape_negatives": 1,
-                                                "matching_color_negatives": 2})
+                                                "matching_color_negatives": 2, "matching_position_negatives": 3,
+                                                "text_encoder_position_negatives": 1})
         vocabulary = Vocabulary.load(run).tokens
         words = [[vocabulary[i] for i in group] for group in model.matching_swap_groups]
-        self.assertEqual(len(words), 3)
+        self.assertEqual(len(words), 6)
         self.assertTrue(set(words[0]) <= set(shapes.ATTRIBUTE_NAMES["shape"]) and len(words[0]) > 1, words[0])
         self.assertEqual(words[1], words[2])
         self.assertTrue(set(words[1]) <= set(shapes.ATTRIBUTE_NAMES["color"]) and len(words[1]) > 1, words[1])
+        self.assertEqual(words[3:], [["left", "right"], ["top", "bottom"], ["left", "right"]])
         self.assertTrue(np.isfinite(model.history.history["g_matching"]).all())
 
     def test_checkpoint_of_another_architecture_is_refused(self):

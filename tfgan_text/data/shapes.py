@@ -56,6 +56,11 @@ ATTRIBUTE_NAMES = {
     ],
 }
 
+# Place words with an opposite: swapping one for the other in a caption mirrors an object's
+# place ("top left" -> "top right") or a relation ("to the left of"), so the caption turns
+# false in its place alone: the counterfactuals of `--matching-position-negatives`.
+OPPOSITE_PLACE_WORDS = (("left", "right"), ("top", "bottom"))
+
 # (colour, shape) pairs kept out of train/val/test; only the `compositional` split shows them.
 # Six pairs, six different colours and six different shapes, so every held-out word is still
 # seen in training in other combinations.

@@ -13,6 +13,7 @@ import keras
 import tensorflow as tf
 
 from tfgan_text import data
+from tfgan_text.data import shapes
 from tfgan_text.data.pipeline import steps_per_epoch, training_pipeline
 from tfgan_text.errors import UserError
 from tfgan_text.models import load_model
@@ -44,10 +45,15 @@ SAMPLE_CAPTIONS = 16
 
 
 # Options that make counterfactual captions by swapping a shape or colour word of the
-# built-in shapes captions for another (see `_attribute_word_ids`).
+# built-in shapes captions for another (see `_word_ids`).
 WORD_SWAP_FIELDS = (
-    "text_encoder_shape_negatives", "text_encoder_color_negatives", "counterfactual_wrong_rate", "matching_shape_negatives",
-    "matching_color_negatives",
+    "text_encoder_shape_negatives", "text_encoder_color_negatives", "text_encoder_position_negatives",
+    "counterfactual_wrong_rate", "matching_shape_negatives", "matching_color_negatives", "matching_position_negatives",
+)
+# Hard-negative counts: per caption, that many counterfactuals of each kind.
+NEGATIVE_FIELDS = (
+    "text_encoder_shape_negatives", "text_encoder_color_negatives", "text_encoder_position_negatives",
+    "matching_shape_negatives", "matching_color_negatives", "matching_position_negatives",
 )
 
 
@@ -98,6 +104,8 @@ class DCGANSettings(RunSettings):
     text_encoder_image_downsampling: str = "strided"
     text_encoder_shape_negatives: int = 0
     text_encoder_color_negatives: int = 0
+    # ... and with a place word swapped for its opposite (left/right, top/bottom, alternately).
+    text_encoder_position_negatives: int = 0
     loss: str = "gan_cls"
     label_smoothing: float = 0.0
     # Share of GAN-CLS wrong captions that are the image's own caption with one shape word
@@ -110,6 +118,7 @@ class DCGANSettings(RunSettings):
     # negatives of that loss (see `TextConditionalDCGAN`'s `matching_swap_groups`).
     matching_shape_negatives: int = 0
     matching_color_negatives: int = 0  # the same with one colour word swapped
+    matching_position_negatives: int = 0  # ... with one place word swapped for its opposite
     # Weight of pix2pix's L1 term pulling G(z, h_i) towards real image i; 0: off, as Reed.
     reconstruction_weight: float = 0.0
     captions_per_image: int = 1
@@ -123,14 +132,13 @@ class DCGANSettings(RunSettings):
         "image_size", "noise_dim", "ngf", "ndf", "text_encoder", "text_embedding_dim",
         "text_hidden_dim", "max_length", "min_count", "discriminator", "discriminator_levels", "spectral_norm", "projection_discriminator",
         "generator_upsampling", "generator_conditioning", "generator_attention_sizes", "matching_weight", "matching_shape_negatives",
-        "matching_color_negatives",
+        "matching_color_negatives", "matching_position_negatives",
     )
 
     def check(self):
         self.check_positive(("image_size", "noise_dim", "ngf", "ndf", "text_embedding_dim", "text_hidden_dim",
                              "max_length", "epochs", "batch_size", "captions_per_image", "min_count"))
-        for name in ("text_encoder_shape_negatives", "text_encoder_color_negatives", "matching_shape_negatives",
-                     "matching_color_negatives"):
+        for name in NEGATIVE_FIELDS:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise UserError(f"{name.replace('_', '-')} must be an integer >= 0, got {value!r}")
@@ -140,7 +148,7 @@ class DCGANSettings(RunSettings):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise UserError(f"{name.replace('_', '-')} must be a number >= 0, got {value!r}")
-        for name in ("matching_shape_negatives", "matching_color_negatives"):
+        for name in NEGATIVE_FIELDS[3:]:
             if getattr(self, name) and not self.matching_weight:
                 raise UserError(f"{flag(name)} needs matching-weight > 0")
             if getattr(self, name) and self.captions_per_image > 1:
@@ -209,7 +217,7 @@ class _Run:
 
     def pipeline(self, start_epoch, start_batch):
         config = self.config
-        shape_words = _attribute_word_ids(self, "shape") if config.counterfactual_wrong_rate > 0 else []
+        shape_words = _word_ids(self, shapes.ATTRIBUTE_NAMES["shape"]) if config.counterfactual_wrong_rate > 0 else []
         return training_pipeline(
             self.source, config.batch_size, tokenizer=self.tokenize, captions_per_image=config.captions_per_image,
             seed=config.seed, start_epoch=start_epoch, start_batch=start_batch,
@@ -253,7 +261,8 @@ def train_dcgan(out, resume=False, strategy="auto", callbacks=(), verbose="auto"
             image_encoder = _saved_image_encoder(run) if _needs_image_encoder(config) else None
         else:
             text_encoder, image_encoder = _pretrain_text_encoder(run, verbose)
-        swap_groups = _swap_groups(run, config.matching_shape_negatives, config.matching_color_negatives)
+        swap_groups = _swap_groups(run, config.matching_shape_negatives, config.matching_color_negatives,
+                                   config.matching_position_negatives)
         model = _build_model(config, text_encoder, image_encoder, swap_groups)
         checkpoint = TrainingCheckpoint(run.dir.checkpoints, every_n_steps=config.checkpoint_every)
         step = checkpoint.restore(model)
@@ -280,7 +289,8 @@ def _pretrain_text_encoder(run, verbose):
     text_encoder(run.tokenize(tf.constant(["a"])))  # build
     image_encoder = ImageEncoder(embedding_dim=config.text_hidden_dim, filters=STAGE_ONE_IMAGE_ENCODER_FILTERS,
                                  downsampling=config.text_encoder_image_downsampling)
-    swap_groups = _swap_groups(run, config.text_encoder_shape_negatives, config.text_encoder_color_negatives)
+    swap_groups = _swap_groups(run, config.text_encoder_shape_negatives, config.text_encoder_color_negatives,
+                               config.text_encoder_position_negatives)
     joint = JointEmbedding(
         text_encoder, image_encoder, gamma=config.text_encoder_gamma, match_key="content_key",
         swap_groups=swap_groups, seed=config.seed,
@@ -324,26 +334,27 @@ def _frozen_copy(image_encoder, image_size):
     return copy
 
 
-def _swap_groups(run, shape_negatives, color_negatives):
+def _swap_groups(run, shape_negatives, color_negatives, position_negatives=0):
     """Word groups of counterfactual captions, one per hard negative: `shape_negatives` times
-    the shape words, then `color_negatives` times the colour words (see `_attribute_word_ids`)."""
+    the shape words, then `color_negatives` times the colour words, then `position_negatives`
+    place-word pairs, left/right and top/bottom in turn (see `_word_ids`)."""
     groups = []
-    for name, count in (("shape", shape_negatives), ("color", color_negatives)):
-        words = _attribute_word_ids(run, name)
-        groups += [words] * count if words else []
+    for kinds, count in (([shapes.ATTRIBUTE_NAMES["shape"]], shape_negatives),
+                         ([shapes.ATTRIBUTE_NAMES["color"]], color_negatives),
+                         (shapes.OPPOSITE_PLACE_WORDS, position_negatives)):
+        known = [ids for ids in (_word_ids(run, words) for words in kinds) if ids]
+        groups += [known[i % len(known)] for i in range(count)] if known else []
     return groups
 
 
-def _attribute_word_ids(run, name):
-    """Token ids of the shapes words of attribute `name` (`"shape"`, `"color"`) in the run's
-    vocabulary, for counterfactual captions; [] unless the run is on shapes data with the word
-    encoder (or fewer than two of the words are known)."""
+def _word_ids(run, words):
+    """Token ids of the shapes `words` in the run's vocabulary, for counterfactual captions;
+    [] unless the run is on shapes data with the word encoder (or fewer than two of the words
+    are known)."""
     if run.config.data != "shapes" or run.config.text_encoder != "word_rnn":
         return []
-    from tfgan_text.data.shapes import ATTRIBUTE_NAMES
-
-    words = [run.vocabulary.id(word) for word in ATTRIBUTE_NAMES[name] if word in run.vocabulary]
-    return words if len(words) > 1 else []
+    ids = [run.vocabulary.id(word) for word in words if word in run.vocabulary]
+    return ids if len(ids) > 1 else []
 
 
 def _validation_recall(run, text_encoder, image_encoder, num_images=1000):
@@ -399,8 +410,6 @@ def _build_model(config, text_encoder, image_encoder=None, matching_swap_groups=
 def _sample_captions(config, source):
     """Fixed captions for the per-epoch sample grid: shapes' canonical captions, else training captions."""
     if config.data == "shapes":
-        from tfgan_text.data import shapes
-
         split = shapes.load_split("val", image_size=32, seed=config.seed, num_examples=SAMPLE_CAPTIONS)
         return [shapes.describe({name: split[name][i] for name in shapes.ATTRIBUTES}) for i in range(SAMPLE_CAPTIONS)]
     return [example["captions"][0].decode("utf-8") for example in source.take(SAMPLE_CAPTIONS).as_numpy_iterator()]
