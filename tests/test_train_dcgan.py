@@ -168,9 +168,11 @@ class TrainDCGANTest(TestCase):
             with self.assertRaisesRegex(UserError, message):
                 DCGANSettings(**bad).check()
         run = os.path.join(self.temp_dir(), "run")
-        model = train_dcgan(run, verbose=0, **{**TINY, "discriminator": "encoder_features", "discriminator_levels": 4})
+        model = train_dcgan(run, verbose=0, **{**TINY, "discriminator": "encoder_features", "discriminator_levels": 4,
+                                                "text_encoder_image_coordinates": True})
         self.assertIsInstance(model.discriminator, EncoderFeatureDiscriminator)
         self.assertEqual(model.discriminator.levels, 4)
+        self.assertTrue(model.discriminator.image_encoder.coordinates)  # stage 1's CoordConv encoder
         self.assertIsNone(model.image_encoder)  # no matching loss: D alone reads stage 1's encoder
         stage_one = load_model(os.path.join(run, "image_encoder.keras"))
         self.assertAllClose(model.discriminator.image_encoder.get_weights(), stage_one.get_weights())  # frozen

@@ -102,6 +102,9 @@ class DCGANSettings(RunSettings):
     # Stage 1's image encoder halves its maps by "strided" convolutions or "max_pool" (3x3
     # convolutions at full resolution, VGG-like), see `ImageEncoder`.
     text_encoder_image_downsampling: str = "strided"
+    # Row and column channels into each of its blocks (CoordConv): its pooled feature, the
+    # matching loss's teacher, can then say where things are.
+    text_encoder_image_coordinates: bool = False
     text_encoder_shape_negatives: int = 0
     text_encoder_color_negatives: int = 0
     # ... and with a place word swapped for its opposite (left/right, top/bottom, alternately).
@@ -288,7 +291,8 @@ def _pretrain_text_encoder(run, verbose):
     text_encoder = _new_text_encoder(config, len(run.vocabulary))
     text_encoder(run.tokenize(tf.constant(["a"])))  # build
     image_encoder = ImageEncoder(embedding_dim=config.text_hidden_dim, filters=STAGE_ONE_IMAGE_ENCODER_FILTERS,
-                                 downsampling=config.text_encoder_image_downsampling)
+                                 downsampling=config.text_encoder_image_downsampling,
+                                 coordinates=config.text_encoder_image_coordinates)
     swap_groups = _swap_groups(run, config.text_encoder_shape_negatives, config.text_encoder_color_negatives,
                                config.text_encoder_position_negatives)
     joint = JointEmbedding(
