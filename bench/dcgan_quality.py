@@ -2,7 +2,7 @@
 on the built-in shapes, then judge generated images against their captions with the
 attribute classifier trained on real shapes images.
 
-Prints one JSON line: wall time, training steps, and the classifier's colour and shape
+Prints one JSON line: wall time, training steps, and the classifier's colour, shape and place
 accuracy on images generated from the captions of the `test` and `compositional` splits, next
 to its accuracy on the real images of those splits (for `test` also apart for scenes of one
 object and of two); and the diversity over the noise: the
@@ -35,6 +35,11 @@ from tfgan_text.metrics.attribute_classifier import (  # noqa: E402
 )
 from tfgan_text.text.tokenizer import Tokenizer  # noqa: E402
 from tfgan_text.training.train_dcgan import train_dcgan  # noqa: E402
+
+
+# The target's two figures, and the set of places the objects are in (not part of the target,
+# but scenes of two objects fail where G puts both in the wrong places).
+JUDGED = ("color_accuracy", "shape_accuracy", "position_accuracy")
 
 
 class Budget(keras.callbacks.Callback):
@@ -84,9 +89,9 @@ def evaluate(model, tokenizer, classifier, image_size, seed, num_examples):
         for scene, rows in scenes.items():
             accuracy = set_accuracy({key: value[rows] for key, value in fake.items()},
                                     {name: value[rows] for name, value in attributes.items()})
-            for name in ("color_accuracy", "shape_accuracy"):
+            for name in JUDGED:
                 figures[f"{split}_{scene}{name}"] = round(float(accuracy[name]), 4)
-        for name in ("color_accuracy", "shape_accuracy"):
+        for name in JUDGED:
             figures[f"{split}_real_{name}"] = round(float(real[name]), 4)
         if split == "test":
             figures["test_noise_diversity"] = round(noise_diversity(model, tokenizer, captions[:100], seed), 4)
