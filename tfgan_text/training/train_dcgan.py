@@ -44,17 +44,15 @@ MODEL_FILE = "model.keras"
 SAMPLE_CAPTIONS = 16
 
 
-# Options that make counterfactual captions by swapping a shape or colour word of the
+# Hard-negative counts: per caption, that many counterfactuals of each kind, in stage 1's
+# matching loss and in G's.
+TEXT_ENCODER_NEGATIVE_FIELDS = (
+    "text_encoder_shape_negatives", "text_encoder_color_negatives", "text_encoder_position_negatives",
+)
+MATCHING_NEGATIVE_FIELDS = ("matching_shape_negatives", "matching_color_negatives", "matching_position_negatives")
+# Options that make counterfactual captions by swapping a shape, colour or place word of the
 # built-in shapes captions for another (see `_word_ids`).
-WORD_SWAP_FIELDS = (
-    "text_encoder_shape_negatives", "text_encoder_color_negatives", "text_encoder_position_negatives",
-    "counterfactual_wrong_rate", "matching_shape_negatives", "matching_color_negatives", "matching_position_negatives",
-)
-# Hard-negative counts: per caption, that many counterfactuals of each kind.
-NEGATIVE_FIELDS = (
-    "text_encoder_shape_negatives", "text_encoder_color_negatives", "text_encoder_position_negatives",
-    "matching_shape_negatives", "matching_color_negatives", "matching_position_negatives",
-)
+WORD_SWAP_FIELDS = (*TEXT_ENCODER_NEGATIVE_FIELDS, *MATCHING_NEGATIVE_FIELDS, "counterfactual_wrong_rate")
 
 
 @dataclasses.dataclass
@@ -141,7 +139,7 @@ class DCGANSettings(RunSettings):
     def check(self):
         self.check_positive(("image_size", "noise_dim", "ngf", "ndf", "text_embedding_dim", "text_hidden_dim",
                              "max_length", "epochs", "batch_size", "captions_per_image", "min_count"))
-        for name in NEGATIVE_FIELDS:
+        for name in (*TEXT_ENCODER_NEGATIVE_FIELDS, *MATCHING_NEGATIVE_FIELDS):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise UserError(f"{name.replace('_', '-')} must be an integer >= 0, got {value!r}")
@@ -151,7 +149,7 @@ class DCGANSettings(RunSettings):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise UserError(f"{name.replace('_', '-')} must be a number >= 0, got {value!r}")
-        for name in NEGATIVE_FIELDS[3:]:
+        for name in MATCHING_NEGATIVE_FIELDS:
             if getattr(self, name) and not self.matching_weight:
                 raise UserError(f"{flag(name)} needs matching-weight > 0")
             if getattr(self, name) and self.captions_per_image > 1:
