@@ -370,6 +370,42 @@ class TextConditionalDCGANTest(TestCase):
             g_matching.append(gan.train_on_batch(batch, return_dict=True)["g_matching"])
         self.assertGreater(g_matching[1], g_matching[0] + 1e-3)
 
+    def test_matching_word_weight_adds_damsm_word_loss_to_the_matching_term(self):
+        batch = {**_batch(4), "content_key": np.array([0, 1, 2, 3])}
+        image_encoder = ImageEncoder(embedding_dim=EMBEDDING, filters=(8, 16))
+        image_encoder.build((None, 32, 32, 3))
+        for attention_sizes in ((), (16,)):  # words from G's own inputs, or read for the loss alone
+            g_matching = []
+            for word_weight in (0.0, 0.5, 1.0):
+                generator = DCGANGenerator(32, embedding_dim=EMBEDDING, ngf=8, attention_sizes=attention_sizes,
+                                           words_dim=EMBEDDING)
+                gan = TextConditionalDCGAN(
+                    generator, DCGANDiscriminator(32, embedding_dim=EMBEDDING, ndf=8),
+                    WordRNNEncoder(VOCAB, embedding_dim=8, hidden_dim=EMBEDDING), gan_int=False, seed=3,
+                    image_encoder=image_encoder, matching_weight=2.0, matching_word_weight=word_weight,
+                )
+                if word_weight:
+                    gan.set_weights(weights)
+                weights = gan.get_weights()
+                gan.compile(run_eagerly=True)
+                g_matching.append(gan.train_on_batch(batch, return_dict=True)["g_matching"])
+            # The same images and captions: the word loss (> 0) enters linearly with its weight.
+            word_loss = 2 * (g_matching[1] - g_matching[0])
+            self.assertGreater(word_loss, 0.1)
+            self.assertAllClose(g_matching[2] - g_matching[0], word_loss, atol=1e-4)
+        self.assertEqual(self.assert_serialization_round_trip(gan).matching_word_weight, 1.0)
+        with self.assertRaisesRegex(UserError, "matching_word_weight > 0 needs matching_weight > 0"):
+            _gan(image_encoder=image_encoder, matching_word_weight=1.0)
+        with self.assertRaisesRegex(UserError, "an image_encoder with regions"):
+            _gan(image_encoder=ImageEncoder(embedding_dim=EMBEDDING, filters=(8, 16), regions=False),
+                 matching_weight=1.0, matching_word_weight=1.0)
+        with self.assertRaisesRegex(UserError, "matching_word_weight must be >= 0"):
+            _gan(matching_word_weight=-1.0)
+        gan = _gan(gan_int=False, image_encoder=image_encoder, matching_weight=1.0, matching_word_weight=1.0)
+        gan.compile()
+        with self.assertRaisesRegex(UserError, "outputs hold 'words' and 'mask'"):
+            gan.train_on_batch({**batch, "content_key": np.arange(4)})
+
     def test_reconstruction_loss_pulls_generated_images_towards_their_real_images(self):
         batch = _batch(4)
         without = _gan(gan_int=False)

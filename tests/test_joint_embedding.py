@@ -10,7 +10,7 @@ import tensorflow as tf
 from tests.test_case import TestCase, two_cpu_strategy
 from tfgan_text.data.pipeline import swap_one_word
 from tfgan_text.errors import UserError
-from tfgan_text.losses import hard_negative_matching_loss, symmetric_matching_loss
+from tfgan_text.losses import damsm_word_loss, hard_negative_matching_loss, symmetric_matching_loss
 from tfgan_text.metrics.retrieval import caption_to_image_recall, embed_split, recall_at_k
 from tfgan_text.models.image_encoder import ImageEncoder
 from tfgan_text.models.joint_embedding import JointEmbedding, in_batch_recall_at_1
@@ -248,3 +248,44 @@ class HardNegativeTest(TestCase):
                     {"text_encoder_gamma": 0.0}):
             with self.assertRaises(UserError):
                 DCGANSettings(**bad).check()
+
+
+class WordLossTest(TestCase):
+    """DAMSM's word loss beside the sentence loss (`word_weight`)."""
+
+    def _model(self, word_weight, image_encoder=None):
+        model = JointEmbedding(
+            WordRNNEncoder(vocabulary_size=8, embedding_dim=8, hidden_dim=16),
+            image_encoder or ImageEncoder(embedding_dim=16, filters=(8, 16)), word_weight=word_weight,
+        )
+        model.compile(optimizer=keras.optimizers.Adam(3e-3))
+        return model
+
+    def test_loss_is_the_sentence_loss_plus_the_weighted_word_loss(self):
+        model, batch = self._model(0.5), _toy_batch()
+        got = model.evaluate(batch, batch_size=8, verbose=0, return_dict=True)["loss"]
+        out = model(batch)
+        self.assertEqual(sorted(out), ["image", "mask", "regions", "text", "words"])
+        sentence = symmetric_matching_loss(out["image"], out["text"], 10.0, batch["label"])
+        words = damsm_word_loss(out["regions"], out["words"], out["mask"], gamma3=10.0, labels=batch["label"])
+        self.assertAllClose(got, np.mean(sentence + 0.5 * words), atol=1e-5)
+        self.assertEqual(sorted(self._model(0.0)(batch)), ["image", "text"])
+
+    def test_fit_lowers_the_word_loss_and_saves(self):
+        model, batch = self._model(1.0), _toy_batch()
+
+        def word_loss():
+            out = model(batch)
+            return float(np.mean(damsm_word_loss(out["regions"], out["words"], out["mask"], labels=batch["label"])))
+
+        before = word_loss()
+        model.fit(tf.data.Dataset.from_tensors(batch).repeat(), steps_per_epoch=30, epochs=1, verbose=0)
+        self.assertLess(word_loss(), 0.5 * before)
+        restored = JointEmbedding.from_config(model.get_config())
+        self.assertEqual(restored.word_weight, 1.0)
+
+    def test_bad_word_weight(self):
+        with self.assertRaisesRegex(UserError, "needs an image encoder with region features"):
+            self._model(1.0, ImageEncoder(embedding_dim=16, filters=(8, 16), regions=False))
+        with self.assertRaisesRegex(UserError, "word_weight must be >= 0"):
+            self._model(-1.0)

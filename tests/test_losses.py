@@ -117,3 +117,74 @@ class HardNegativeMatchingLossTest(TestCase):
             images, texts, negatives, gamma=5.0, labels=[1, 2, 1], negative_mask=np.zeros([3, 2], bool)
         )
         self.assertAllClose(got, losses.symmetric_matching_loss(images, texts, gamma=5.0, labels=[1, 2, 1]), atol=1e-6)
+
+
+def _damsm_word_reference(regions, words, mask, gamma1=4.0, gamma2=5.0, gamma3=10.0):
+    """AttnGAN's word loss (eqs. 7-13) in plain numpy, one caption-image pair at a time."""
+    batch, dim = len(words), words.shape[-1]
+    regions = regions.reshape(batch, -1, dim)
+    match = np.zeros([batch, batch])
+    for i in range(batch):
+        e = words[i][mask[i]]
+        if not len(e):
+            continue  # a caption without words scores 0 with every image
+        for j in range(batch):
+            s = np.exp(e @ regions[j].T)
+            s = s / s.sum(axis=0, keepdims=True)  # eq. 8, over the words
+            a = np.exp(gamma1 * s) / np.exp(gamma1 * s).sum(axis=1, keepdims=True)  # eq. 9, over the regions
+            c = a @ regions[j]
+            cos = (c * e).sum(axis=1) / np.linalg.norm(c, axis=1) / np.linalg.norm(e, axis=1)
+            match[i, j] = np.log(np.exp(gamma2 * cos).sum()) / gamma2  # eqs. 10-11
+    logits = gamma3 * match
+
+    def crossentropy(rows):
+        return np.log(np.exp(rows).sum(axis=1)) - np.diag(rows)
+
+    return crossentropy(logits) + crossentropy(logits.T)
+
+
+class DamsmWordLossTest(TestCase):
+    def setUp(self):
+        super().setUp()
+        rng = np.random.default_rng(0)
+        self.regions = rng.standard_normal([4, 3, 3, 8]).astype("float32")
+        self.words = rng.standard_normal([4, 6, 8]).astype("float32")
+        self.mask = np.ones([4, 6], bool)
+        self.mask[1, 3:] = False  # a short caption
+        self.mask[2] = False  # an empty one
+
+    def test_equals_a_numpy_computation_of_the_paper(self):
+        got = losses.damsm_word_loss(self.regions, self.words, self.mask)
+        self.assertAllClose(got, _damsm_word_reference(self.regions, self.words, self.mask), rtol=1e-5)
+        got = losses.damsm_word_loss(self.regions, self.words, self.mask, gamma1=2.0, gamma2=1.0, gamma3=3.0)
+        expected = _damsm_word_reference(self.regions, self.words, self.mask, 2.0, 1.0, 3.0)
+        self.assertAllClose(got, expected, rtol=1e-5)
+        # [B, R, D] regions are the same as [B, H, W, D].
+        self.assertAllClose(losses.damsm_word_loss(self.regions.reshape(4, 9, 8), self.words, self.mask),
+                            losses.damsm_word_loss(self.regions, self.words, self.mask))
+
+    def test_padding_is_ignored(self):
+        padded = self.words.copy()
+        padded[1, 3:] = 100.0
+        self.assertAllClose(losses.damsm_word_loss(self.regions, padded, self.mask),
+                            losses.damsm_word_loss(self.regions, self.words, self.mask))
+
+    def test_an_image_missing_a_word_scores_lower(self):
+        # Caption 0 names two things (words 0 and 1), each the feature of one region of image 0.
+        words = np.zeros([2, 2, 4], "float32")
+        words[0, 0, 0] = words[0, 1, 1] = 1.0
+        words[1, 0, 2] = words[1, 1, 3] = 1.0
+        both = np.zeros([2, 2, 1, 4], "float32")
+        both[0, 0, 0, 0] = both[0, 1, 0, 1] = 3.0
+        both[1, 0, 0, 2] = both[1, 1, 0, 3] = 3.0
+        one = both.copy()
+        one[0, 1, 0] = one[0, 0, 0]  # image 0 shows the first thing twice, the second not at all
+        mask = np.ones([2, 2], bool)
+        self.assertLess(float(losses.damsm_word_loss(both, words, mask)[0]),
+                        float(losses.damsm_word_loss(one, words, mask)[0]))
+
+    def test_labels_leave_out_pairs_of_equal_content(self):
+        labels = [7, 7, 1, 2]
+        got = losses.damsm_word_loss(self.regions[:2], self.words[:2], self.mask[:2], labels=labels[:2])
+        self.assertAllClose(got, [0.0, 0.0], atol=1e-5)  # each pair's only other pair is left out
+        self.assertTrue(np.all(np.isfinite(losses.damsm_word_loss(self.regions, self.words, self.mask, labels=labels))))

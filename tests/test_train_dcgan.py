@@ -103,6 +103,10 @@ class TrainDCGANTest(TestCase):
             train_dcgan(run, verbose=0, **{**TINY, "matching_weight": -1})
         with self.assertRaisesRegex(UserError, "reconstruction-weight must be a number >= 0, got -0.5"):
             train_dcgan(run, verbose=0, **{**TINY, "reconstruction_weight": -0.5})
+        with self.assertRaisesRegex(UserError, "text-encoder-word-weight must be a number >= 0, got -1"):
+            train_dcgan(run, verbose=0, **{**TINY, "text_encoder_word_weight": -1})
+        with self.assertRaisesRegex(UserError, "matching-word-weight needs matching-weight > 0"):
+            train_dcgan(run, verbose=0, **{**TINY, "matching_word_weight": 1.0})
         with self.assertRaisesRegex(UserError, "text-encoder-shape-negatives swaps shapes words.*'char_cnn_rnn'"):
             train_dcgan(run, verbose=0, **{**TINY, "text_encoder": "char_cnn_rnn", "text_encoder_shape_negatives": 2})
         self.assertFalse(os.path.exists(run))
@@ -117,12 +121,14 @@ class TrainDCGANTest(TestCase):
 
     def test_matching_loss_run_uses_stage_one_image_encoder(self):
         run = os.path.join(self.temp_dir(), "run")
-        model = train_dcgan(run, verbose=0, **{**TINY, "matching_weight": 1.0})
-        self.assertEqual(model.matching_weight, 1.0)
+        # DAMSM as AttnGAN: the word loss beside the sentence loss, in stage 1 and in G's term.
+        word_losses = {"text_encoder_word_weight": 1.0, "matching_word_weight": 0.5}
+        model = train_dcgan(run, verbose=0, **{**TINY, "matching_weight": 1.0, **word_losses})
+        self.assertEqual((model.matching_weight, model.matching_word_weight), (1.0, 0.5))
         self.assertIn("g_matching", model.history.history)
         stage_one = load_model(os.path.join(run, "image_encoder.keras"))
         self.assertAllClose(model.image_encoder.get_weights(), stage_one.get_weights())  # frozen
-        self.assertEqual(load_model(os.path.join(run, "model.keras")).matching_weight, 1.0)
+        self.assertEqual(load_model(os.path.join(run, "model.keras")).matching_word_weight, 0.5)
 
         os.remove(os.path.join(run, "image_encoder.keras"))
         before = tree_digest(run)

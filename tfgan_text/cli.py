@@ -71,6 +71,8 @@ def _add_train_arguments(parser):
 def _add_text_encoder_arguments(parser):
     parser.add_argument("--text-encoder", default=None, help="word_rnn (default) or char_cnn_rnn")
     parser.add_argument("--text-encoder-epochs", type=_positive_int, default=None, help="epochs of stage 1")
+    parser.add_argument("--text-encoder-word-weight", type=float, default=None,
+                        help="weight of DAMSM's word loss beside stage 1's sentence loss (AttnGAN: 1; 0: off)")
 
 
 def _add_dcgan_arguments(parser):
@@ -102,6 +104,8 @@ def _add_dcgan_arguments(parser):
                         help="shapes data: colour-swapped captions per caption, hard negatives of that loss")
     parser.add_argument("--matching-position-negatives", type=int, default=None,
                         help="shapes data: captions with a place word swapped for its opposite (left/right, top/bottom)")
+    parser.add_argument("--matching-word-weight", type=float, default=None,
+                        help="weight of DAMSM's word loss beside the sentence loss in G's matching term (AttnGAN: 1)")
     parser.add_argument("--reconstruction-weight", type=float, default=None,
                         help="weight of pix2pix's L1 distance of G(z, caption) to the caption's real image (0: off)")
     parser.add_argument("--checkpoint-every", type=_positive_int, default=None, help="steps between checkpoints")
@@ -112,7 +116,7 @@ TRAIN_FLAGS = {
     "text_encoder_epochs", "ngf", "ndf", "discriminator", "discriminator_levels", "loss", "label_smoothing", "spectral_norm", "projection_discriminator",
     "generator_upsampling", "generator_conditioning", "generator_attention_sizes", "captions_per_image",
     "gan_int", "interpolation_beta", "checkpoint_every", "matching_weight", "matching_shape_negatives",
-    "matching_color_negatives", "matching_position_negatives",
+    "matching_color_negatives", "matching_position_negatives", "matching_word_weight", "text_encoder_word_weight",
     "reconstruction_weight",
 }
 

@@ -160,6 +160,49 @@ def symmetric_matching_loss(image_embeddings, text_embeddings, gamma=10.0, label
         float32 tensor `[B]`.
     """
     logits = _batch_scores(_unit_rows(image_embeddings), _unit_rows(text_embeddings), gamma, labels)
+    return _symmetric_crossentropy(logits)
+
+
+def damsm_word_loss(regions, words, word_mask, gamma1=4.0, gamma2=5.0, gamma3=10.0, labels=None):
+    """DAMSM's word loss over a batch, per example (AttnGAN, Xu et al. 2018, eqs. 7-13).
+
+    Each word of caption i attends to the regions of image j: `s = e^T v` normalised over the
+    caption's words (eq. 8), then a softmax over regions with `gamma1` (eq. 9) gives the
+    word's region-context `c`. Caption i and image j score
+    `R = log(sum_words exp(gamma2 * cos(c, e))) / gamma2` (eqs. 10-11), a soft maximum over the
+    words of how well each word finds itself in the image: every word named has to be there,
+    which the sentence loss (one pooled vector per image) asks only on average. The loss is the
+    symmetric cross-entropy of `gamma3 * R` over the batch, as `symmetric_matching_loss`.
+
+    Args:
+        regions: float tensor `[B, H, W, D]` or `[B, R, D]`, the image encoder's region features.
+        words: float tensor `[B, T, D]`, the text encoder's word features.
+        word_mask: tensor `[B, T]`, true (or 1) on words, false on padding. A caption without
+            words scores 0 with every image.
+        gamma1, gamma2, gamma3: floats, AttnGAN's 4, 5 and 10.
+        labels: optional tensor `[B]`, content keys (see `symmetric_matching_loss`).
+
+    Returns:
+        float32 tensor `[B]`.
+    """
+    regions = ops.cast(regions, "float32")
+    regions = ops.reshape(regions, (ops.shape(regions)[0], -1, ops.shape(regions)[-1]))  # [B, R, D]
+    words = ops.cast(words, "float32")
+    mask = ops.cast(word_mask, "bool")[:, None, :, None]  # [B (captions), 1, T, 1]
+    scores = ops.einsum("itd,jrd->ijtr", words, regions)  # caption i, image j, word t, region r
+    scores = ops.softmax(ops.where(mask, scores, -1e9), axis=2)  # eq. 8: over the caption's words
+    attention = ops.softmax(gamma1 * scores, axis=3)  # eq. 9: over the image's regions
+    context = ops.einsum("ijtr,jrd->ijtd", attention, regions)
+    relevance = ops.sum(_unit_rows(context) * _unit_rows(words)[:, None], axis=-1)  # [B, B, T]
+    relevance = ops.where(mask[..., 0], gamma2 * relevance, -1e9)
+    has_words = ops.any(mask[:, 0, :, 0], axis=1)[:, None]
+    match = ops.where(has_words, ops.logsumexp(relevance, axis=2) / gamma2, 0.0)  # [B captions, B images]
+    return _symmetric_crossentropy(_masked_same_content(gamma3 * match, labels))
+
+
+def _symmetric_crossentropy(logits):
+    """`[B]`: cross-entropy of row i of text-by-image `logits` picking image i, plus that of
+    column i picking text i."""
     targets = ops.arange(ops.shape(logits)[0])
     text_to_image = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
     image_to_text = ops.sparse_categorical_crossentropy(targets, ops.transpose(logits), from_logits=True)
@@ -176,7 +219,12 @@ def _unit_rows(x):
 def _batch_scores(image, text, gamma, labels):
     """`[B, B]` scores `gamma * text_i . image_j` of unit rows; with content `labels`, pairs
     of equal content other than the diagonal are masked out (-1e9)."""
-    logits = gamma * ops.matmul(text, ops.transpose(image))
+    return _masked_same_content(gamma * ops.matmul(text, ops.transpose(image)), labels)
+
+
+def _masked_same_content(logits, labels):
+    """`[B, B]` `logits` with pairs of equal content `labels` other than the diagonal masked
+    out (-1e9); unchanged without labels."""
     if labels is not None:
         labels = ops.convert_to_tensor(labels)
         same = ops.logical_and(

@@ -55,6 +55,11 @@ class TextConditionalDCGAN(keras.Model):
             the batch's other captions under the frozen joint embedding, which gives G a direct
             gradient towards every attribute the caption names. 0 (default, as Reed): off.
         matching_gamma: float, the softmax scale of that loss (AttnGAN's gamma3, 10).
+        matching_word_weight: float >= 0, weight of DAMSM's word loss beside the sentence loss
+            in that term (`losses.damsm_word_loss`, through the image encoder's regions and the
+            text encoder's words; AttnGAN weighs them equally: 1): every word of caption i has
+            to find its region in generated image i, so both objects of a two-object caption
+            have to be drawn. 0 (default): the sentence loss alone.
         matching_swap_groups: optional list of lists of token ids (word encoders): each
             caption also gives one counterfactual per list (one word of the list swapped for
             another, e.g. "star" for "circle"), a hard negative that generated image i must
@@ -101,6 +106,7 @@ class TextConditionalDCGAN(keras.Model):
         matching_gamma=10.0,
         matching_swap_groups=None,
         reconstruction_weight=0.0,
+        matching_word_weight=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -112,6 +118,10 @@ class TextConditionalDCGAN(keras.Model):
             raise UserError(f"reconstruction_weight must be >= 0, got {reconstruction_weight}")
         if matching_weight > 0.0 and image_encoder is None:
             raise UserError("matching_weight > 0 needs the image_encoder of the text encoder's joint embedding")
+        if not matching_word_weight >= 0.0:
+            raise UserError(f"matching_word_weight must be >= 0, got {matching_word_weight}")
+        if matching_word_weight and not (matching_weight > 0.0 and getattr(image_encoder, "regions", False)):
+            raise UserError("matching_word_weight > 0 needs matching_weight > 0 and an image_encoder with regions")
         for group in matching_swap_groups or []:
             if len(set(group)) != len(group) or len(group) < 2:
                 raise UserError(f"a matching swap group needs two or more distinct token ids, got {group}")
@@ -126,6 +136,7 @@ class TextConditionalDCGAN(keras.Model):
         self.image_encoder = image_encoder
         self.matching_weight = float(matching_weight)
         self.matching_gamma = float(matching_gamma)
+        self.matching_word_weight = float(matching_word_weight)
         self.reconstruction_weight = float(reconstruction_weight)
         # Tuples: Keras would track a list attribute, which then cannot be copied in a config.
         self.matching_swap_groups = tuple(tuple(int(i) for i in group) for group in matching_swap_groups or [])
@@ -219,11 +230,13 @@ class TextConditionalDCGAN(keras.Model):
             return {"embedding": ops.mean(ops.reshape(embedding, (shape[0], shape[1], embedding.shape[-1])), axis=1)}
         return self._encoder_outputs(token_ids, training)
 
-    def _encoder_outputs(self, token_ids, training):
+    def _encoder_outputs(self, token_ids, training, with_words=None):
+        """`{"embedding"}`, with `"words"` and `"word_mask"` when G attends (or `with_words`)."""
         outputs = self.text_encoder(token_ids, training=training)
-        if self.reads_words:
+        if self.reads_words if with_words is None else with_words:
             if not (isinstance(outputs, dict) and "words" in outputs and "mask" in outputs):
-                raise UserError("word attention in G needs a text encoder whose outputs hold 'words' and 'mask'")
+                raise UserError("word attention in G and the matching word loss need a text encoder whose outputs "
+                                "hold 'words' and 'mask'")
             return {"embedding": outputs["sentence"], "words": outputs["words"],
                     "word_mask": ops.cast(outputs["mask"], outputs["words"].dtype)}
         if isinstance(outputs, dict):
@@ -331,7 +344,7 @@ class TextConditionalDCGAN(keras.Model):
                 mixed_logits = self.discriminator({"image": mixed_fake, "embedding": mixed}, training=True)
                 per_example = per_example + g_loss_fn(mixed_logits)
             if self.matching_weight > 0.0:
-                matching = self._matching_loss(fake, right, batch)
+                matching = self._matching_loss(fake, right_features, batch)
                 per_example = per_example + self.matching_weight * matching
             if self.reconstruction_weight > 0.0:
                 reconstruction = losses.paired_l1_loss(fake, images)
@@ -345,22 +358,34 @@ class TextConditionalDCGAN(keras.Model):
         if self.reconstruction_weight > 0.0:
             self.g_reconstruction_tracker.update_state(reconstruction)
 
-    def _matching_loss(self, images, text_embeddings, batch):
-        """DAMSM sentence loss `[B]` of images and their captions' embeddings, through the
-        frozen image encoder (inference mode), with the counterfactual negatives if any."""
-        image_embeddings = self.image_encoder(images, training=False)["global"]
+    def _matching_loss(self, images, text_features, batch):
+        """DAMSM loss `[B]` of images and their captions' `text_features`, through the frozen
+        image encoder (inference mode): the sentence loss, with the counterfactual negatives if
+        any, plus the word loss when `matching_word_weight` > 0."""
+        encoded = self.image_encoder(images, training=False)
+        text_embeddings = text_features["embedding"]
         content_key = batch.get("content_key")
-        if not self.matching_swap_groups:
-            return losses.symmetric_matching_loss(image_embeddings, text_embeddings, self.matching_gamma, content_key)
         token_ids = ops.convert_to_tensor(batch["token_ids"])
-        if len(token_ids.shape) == 3:
-            raise UserError("matching swap groups need one caption per image (token_ids [B, T])")
-        negatives, changed = counterfactual_embeddings(
-            self.encode_text, token_ids, self.matching_swap_groups, self.swap_seed_generator
-        )
-        return losses.hard_negative_matching_loss(
-            image_embeddings, text_embeddings, ops.stop_gradient(negatives), self.matching_gamma, content_key, changed
-        )
+        if not self.matching_swap_groups:
+            loss = losses.symmetric_matching_loss(encoded["global"], text_embeddings, self.matching_gamma, content_key)
+        else:
+            if len(token_ids.shape) == 3:
+                raise UserError("matching swap groups need one caption per image (token_ids [B, T])")
+            negatives, changed = counterfactual_embeddings(
+                self.encode_text, token_ids, self.matching_swap_groups, self.swap_seed_generator
+            )
+            loss = losses.hard_negative_matching_loss(
+                encoded["global"], text_embeddings, ops.stop_gradient(negatives), self.matching_gamma, content_key,
+                changed,
+            )
+        if self.matching_word_weight:
+            if len(token_ids.shape) == 3:
+                raise UserError("the matching word loss needs one caption per image (token_ids [B, T])")
+            words = text_features if "words" in text_features else self._encoder_outputs(token_ids, False, True)
+            word_loss = losses.damsm_word_loss(encoded["regions"], words["words"], words["word_mask"],
+                                               gamma3=self.matching_gamma, labels=content_key)
+            loss = loss + self.matching_word_weight * word_loss
+        return loss
 
     def get_config(self):
         config = super().get_config()
@@ -377,6 +402,7 @@ class TextConditionalDCGAN(keras.Model):
                 "matching_weight": self.matching_weight,
                 "matching_gamma": self.matching_gamma,
                 "matching_swap_groups": [list(group) for group in self.matching_swap_groups],
+                "matching_word_weight": self.matching_word_weight,
                 "reconstruction_weight": self.reconstruction_weight,
             }
         )

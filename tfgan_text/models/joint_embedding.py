@@ -6,7 +6,7 @@ from keras import ops
 
 from tfgan_text.data.pipeline import swap_one_word
 from tfgan_text.errors import UserError
-from tfgan_text.losses import hard_negative_matching_loss, symmetric_matching_loss
+from tfgan_text.losses import damsm_word_loss, hard_negative_matching_loss, symmetric_matching_loss
 
 
 def in_batch_recall_at_1(image_embeddings, text_embeddings, labels=None):
@@ -84,6 +84,10 @@ class JointEmbedding(keras.Model):
     shape word then have to be told apart, which the batch's other captions (differing in
     every attribute at once) hardly ever demand.
 
+    With `word_weight` > 0 the loss also holds DAMSM's word loss (`damsm_word_loss`): each
+    word of a caption has to find a matching region of its image, so a caption of two objects
+    only matches an image showing both.
+
     Args:
         text_encoder: `WordRNNEncoder` or `CharCNNRNNEncoder` (any model with an `input_key`
             returning `{"sentence": [B, E], ...}`).
@@ -94,6 +98,9 @@ class JointEmbedding(keras.Model):
         swap_groups: optional list of lists of token ids (word encoders only), one hard
             negative per caption for each list; repeat a list for several.
         seed: optional int, seed of the swaps.
+        word_weight: float >= 0, weight of DAMSM's word loss beside the sentence loss (AttnGAN
+            weighs them equally: 1); needs an image encoder with regions, of the text
+            encoder's word width, and a text encoder giving `words` and `mask`. 0: off.
         **kwargs: passed to `keras.Model`.
 
     Example:
@@ -103,8 +110,12 @@ class JointEmbedding(keras.Model):
     """
 
     def __init__(self, text_encoder, image_encoder, gamma=10.0, match_key="label", swap_groups=None, seed=None,
-                 **kwargs):
+                 word_weight=0.0, **kwargs):
         super().__init__(**kwargs)
+        if not word_weight >= 0.0:
+            raise UserError(f"word_weight must be >= 0, got {word_weight!r}")
+        if word_weight and not getattr(image_encoder, "regions", False):
+            raise UserError("word_weight > 0 needs an image encoder with region features (regions=True)")
         swap_groups = [[int(i) for i in group] for group in swap_groups or []]
         if swap_groups and text_encoder.input_key != "token_ids":
             raise UserError("swap_groups needs a word-level text encoder (input token_ids)")
@@ -117,6 +128,7 @@ class JointEmbedding(keras.Model):
         self.match_key = match_key
         self.swap_groups = swap_groups
         self.seed = seed
+        self.word_weight = float(word_weight)
         self.seed_generator = keras.random.SeedGenerator(seed) if swap_groups else None
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.recall_tracker = keras.metrics.Mean(name="recall_at_1")
@@ -126,20 +138,33 @@ class JointEmbedding(keras.Model):
         return [self.loss_tracker, self.recall_tracker]
 
     def call(self, inputs, training=False):
-        """Returns `{"image": [B, E], "text": [B, E]}`, the global image and sentence embeddings."""
-        image = self.image_encoder(inputs["image"], training=training)["global"]
-        text = self.text_encoder(inputs[self.text_encoder.input_key], training=training)["sentence"]
-        return {"image": image, "text": text}
+        """Returns `{"image": [B, E], "text": [B, E]}`, the global image and sentence embeddings;
+        with the word loss on, also the image's `"regions"` and the caption's `"words"` and
+        `"mask"`."""
+        image = self.image_encoder(inputs["image"], training=training)
+        text = self.text_encoder(inputs[self.text_encoder.input_key], training=training)
+        embeddings = {"image": image["global"], "text": text["sentence"]}
+        if self.word_weight:
+            embeddings.update(regions=image["regions"], words=text["words"], mask=text["mask"])
+        return embeddings
 
     def _loss(self, data, embeddings, labels, training):
-        """Per-example matching loss, with the counterfactual hard negatives when configured."""
-        if not self.swap_groups:
-            return symmetric_matching_loss(embeddings["image"], embeddings["text"], self.gamma, labels)
-        negatives, changed = counterfactual_embeddings(
-            lambda ids: self.text_encoder(ids, training=training)["sentence"], data["token_ids"], self.swap_groups,
-            self.seed_generator,
-        )
-        return hard_negative_matching_loss(embeddings["image"], embeddings["text"], negatives, self.gamma, labels, changed)
+        """Per-example matching loss, with the counterfactual hard negatives and the word loss
+        when configured."""
+        if self.swap_groups:
+            negatives, changed = counterfactual_embeddings(
+                lambda ids: self.text_encoder(ids, training=training)["sentence"], data["token_ids"], self.swap_groups,
+                self.seed_generator,
+            )
+            loss = hard_negative_matching_loss(embeddings["image"], embeddings["text"], negatives, self.gamma, labels,
+                                               changed)
+        else:
+            loss = symmetric_matching_loss(embeddings["image"], embeddings["text"], self.gamma, labels)
+        if self.word_weight:
+            words = damsm_word_loss(embeddings["regions"], embeddings["words"], embeddings["mask"], gamma3=self.gamma,
+                                    labels=labels)
+            loss = loss + self.word_weight * words
+        return loss
 
     def _update_metrics(self, loss, embeddings, labels):
         self.loss_tracker.update_state(loss)
@@ -153,8 +178,8 @@ class JointEmbedding(keras.Model):
             per_example = self._loss(data, embeddings, labels, training=True)
             loss = tf.nn.compute_average_loss(per_example)
         gradients = tape.gradient(loss, self.trainable_variables)
-        # Region features take no part in this loss (DAMSM's word loss trains them): their
-        # gradient is zero rather than missing, which Keras would warn about at every step.
+        # Without the word loss, region features take no part in the loss: their gradient is
+        # zero rather than missing, which Keras would warn about at every step.
         gradients = [ops.zeros_like(v) if g is None else g for g, v in zip(gradients, self.trainable_variables)]
         self.optimizer.apply(gradients, self.trainable_variables)
         return self._update_metrics(ops.mean(per_example), embeddings, labels)
@@ -175,6 +200,7 @@ class JointEmbedding(keras.Model):
                 "match_key": self.match_key,
                 "swap_groups": self.swap_groups,
                 "seed": self.seed,
+                "word_weight": self.word_weight,
             }
         )
         return config

@@ -107,6 +107,9 @@ class DCGANSettings(RunSettings):
     text_encoder_color_negatives: int = 0
     # ... and with a place word swapped for its opposite (left/right, top/bottom, alternately).
     text_encoder_position_negatives: int = 0
+    # Weight of DAMSM's word loss beside stage 1's sentence loss (AttnGAN: 1; 0: off): each
+    # word has to find its region of the image, so two-object captions need both objects.
+    text_encoder_word_weight: float = 0.0
     loss: str = "gan_cls"
     label_smoothing: float = 0.0
     # Share of GAN-CLS wrong captions that are the image's own caption with one shape word
@@ -120,6 +123,8 @@ class DCGANSettings(RunSettings):
     matching_shape_negatives: int = 0
     matching_color_negatives: int = 0  # the same with one colour word swapped
     matching_position_negatives: int = 0  # ... with one place word swapped for its opposite
+    # Weight of DAMSM's word loss beside the sentence loss in G's matching term (AttnGAN: 1).
+    matching_word_weight: float = 0.0
     # Weight of pix2pix's L1 term pulling G(z, h_i) towards real image i; 0: off, as Reed.
     reconstruction_weight: float = 0.0
     captions_per_image: int = 1
@@ -133,7 +138,7 @@ class DCGANSettings(RunSettings):
         "image_size", "noise_dim", "ngf", "ndf", "text_encoder", "text_embedding_dim",
         "text_hidden_dim", "max_length", "min_count", "discriminator", "discriminator_levels", "spectral_norm", "projection_discriminator",
         "generator_upsampling", "generator_conditioning", "generator_attention_sizes", "matching_weight", "matching_shape_negatives",
-        "matching_color_negatives", "matching_position_negatives",
+        "matching_color_negatives", "matching_position_negatives", "matching_word_weight",
     )
 
     def check(self):
@@ -145,11 +150,11 @@ class DCGANSettings(RunSettings):
                 raise UserError(f"{name.replace('_', '-')} must be an integer >= 0, got {value!r}")
         if not self.text_encoder_gamma > 0:
             raise UserError(f"text-encoder-gamma must be > 0, got {self.text_encoder_gamma!r}")
-        for name in ("matching_weight", "reconstruction_weight"):
+        for name in ("matching_weight", "reconstruction_weight", "text_encoder_word_weight", "matching_word_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise UserError(f"{name.replace('_', '-')} must be a number >= 0, got {value!r}")
-        for name in MATCHING_NEGATIVE_FIELDS:
+        for name in (*MATCHING_NEGATIVE_FIELDS, "matching_word_weight"):
             if getattr(self, name) and not self.matching_weight:
                 raise UserError(f"{flag(name)} needs matching-weight > 0")
             if getattr(self, name) and self.captions_per_image > 1:
@@ -295,7 +300,7 @@ def _pretrain_text_encoder(run, verbose):
                                config.text_encoder_position_negatives)
     joint = JointEmbedding(
         text_encoder, image_encoder, gamma=config.text_encoder_gamma, match_key="content_key",
-        swap_groups=swap_groups, seed=config.seed,
+        swap_groups=swap_groups, seed=config.seed, word_weight=config.text_encoder_word_weight,
     )
     joint.compile(optimizer=keras.optimizers.Adam(1e-3))
     key = text_encoder.input_key
@@ -397,7 +402,7 @@ def _build_model(config, text_encoder, image_encoder=None, matching_swap_groups=
         interpolation_beta=config.interpolation_beta, seed=config.seed,
         image_encoder=image_encoder if config.matching_weight > 0 else None, matching_weight=config.matching_weight,
         matching_gamma=config.text_encoder_gamma,
-        matching_swap_groups=matching_swap_groups or None,
+        matching_swap_groups=matching_swap_groups or None, matching_word_weight=config.matching_word_weight,
         reconstruction_weight=config.reconstruction_weight,
     )
     model.compile(
