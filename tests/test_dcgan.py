@@ -374,16 +374,20 @@ class TextConditionalDCGANTest(TestCase):
         batch = {**_batch(4), "content_key": np.array([0, 1, 2, 3])}
         image_encoder = ImageEncoder(embedding_dim=EMBEDDING, filters=(8, 16))
         image_encoder.build((None, 32, 32, 3))
+
+        def word_gan(attention_sizes=(), **kwargs):
+            generator = DCGANGenerator(32, embedding_dim=EMBEDDING, ngf=8, attention_sizes=attention_sizes,
+                                       words_dim=EMBEDDING)
+            return TextConditionalDCGAN(
+                generator, DCGANDiscriminator(32, embedding_dim=EMBEDDING, ndf=8),
+                WordRNNEncoder(VOCAB, embedding_dim=8, hidden_dim=EMBEDDING), gan_int=False, seed=3,
+                image_encoder=image_encoder, matching_weight=2.0, **kwargs,
+            )
+
         for attention_sizes in ((), (16,)):  # words from G's own inputs, or read for the loss alone
             g_matching = []
             for word_weight in (0.0, 0.5, 1.0):
-                generator = DCGANGenerator(32, embedding_dim=EMBEDDING, ngf=8, attention_sizes=attention_sizes,
-                                           words_dim=EMBEDDING)
-                gan = TextConditionalDCGAN(
-                    generator, DCGANDiscriminator(32, embedding_dim=EMBEDDING, ndf=8),
-                    WordRNNEncoder(VOCAB, embedding_dim=8, hidden_dim=EMBEDDING), gan_int=False, seed=3,
-                    image_encoder=image_encoder, matching_weight=2.0, matching_word_weight=word_weight,
-                )
+                gan = word_gan(attention_sizes, matching_word_weight=word_weight)
                 if word_weight:
                     gan.set_weights(weights)
                 weights = gan.get_weights()
@@ -394,6 +398,22 @@ class TextConditionalDCGANTest(TestCase):
             self.assertGreater(word_loss, 0.1)
             self.assertAllClose(g_matching[2] - g_matching[0], word_loss, atol=1e-4)
         self.assertEqual(self.assert_serialization_round_trip(gan).matching_word_weight, 1.0)
+
+        # Counterfactual captions as negatives of the word loss too: only a larger loss.
+        g_matching = []
+        for word_negatives in (False, True):
+            gan = word_gan(matching_word_weight=1.0, matching_swap_groups=[list(range(1, 10))] * 2,
+                           matching_word_negatives=word_negatives)
+            if word_negatives:
+                gan.set_weights(weights)
+            weights = gan.get_weights()
+            gan.compile(run_eagerly=True)
+            g_matching.append(gan.train_on_batch(batch, return_dict=True)["g_matching"])
+        self.assertGreater(g_matching[1], g_matching[0] + 1e-3)
+        self.assertTrue(self.assert_serialization_round_trip(gan).matching_word_negatives)
+        with self.assertRaisesRegex(UserError, "matching_word_negatives needs matching_word_weight > 0"):
+            _gan(gan_int=False, image_encoder=image_encoder, matching_weight=2.0, matching_word_negatives=True,
+                 matching_swap_groups=[[1, 2]])
         with self.assertRaisesRegex(UserError, "matching_word_weight > 0 needs matching_weight > 0"):
             _gan(image_encoder=image_encoder, matching_word_weight=1.0)
         with self.assertRaisesRegex(UserError, "an image_encoder with regions"):

@@ -284,6 +284,29 @@ class WordLossTest(TestCase):
         restored = JointEmbedding.from_config(model.get_config())
         self.assertEqual(restored.word_weight, 1.0)
 
+    def test_word_negatives_are_the_swapped_captions(self):
+        # One side word per toy caption: the negative of "<colour> left" is "<colour> right".
+        model = JointEmbedding(
+            WordRNNEncoder(vocabulary_size=8, embedding_dim=8, hidden_dim=16),
+            ImageEncoder(embedding_dim=16, filters=(8, 16)), swap_groups=[[5, 6]], seed=3, word_weight=0.5,
+            word_negatives=True,
+        )
+        model.compile(optimizer=keras.optimizers.Adam(3e-3))
+        batch = _toy_batch()
+        got = model.evaluate(batch, batch_size=8, verbose=0, return_dict=True)["loss"]
+        out = model(batch)
+        swapped = batch["token_ids"].copy()
+        swapped[:, 1] = 11 - swapped[:, 1]
+        negative = model.text_encoder(swapped)
+        sentence = hard_negative_matching_loss(out["image"], out["text"], negative["sentence"][:, None], 10.0,
+                                               batch["label"])
+        words = damsm_word_loss(out["regions"], out["words"], out["mask"], gamma3=10.0, labels=batch["label"],
+                                negative_words=negative["words"][:, None], negative_word_mask=negative["mask"][:, None])
+        self.assertAllClose(got, np.mean(sentence + 0.5 * words), atol=1e-5)
+        self.assertTrue(JointEmbedding.from_config(model.get_config()).word_negatives)
+        with self.assertRaisesRegex(UserError, "word_negatives needs word_weight > 0 and swap_groups"):
+            JointEmbedding(model.text_encoder, model.image_encoder, word_weight=1.0, word_negatives=True)
+
     def test_bad_word_weight(self):
         with self.assertRaisesRegex(UserError, "needs an image encoder with region features"):
             self._model(1.0, ImageEncoder(embedding_dim=16, filters=(8, 16), regions=False))

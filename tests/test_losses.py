@@ -119,28 +119,33 @@ class HardNegativeMatchingLossTest(TestCase):
         self.assertAllClose(got, losses.symmetric_matching_loss(images, texts, gamma=5.0, labels=[1, 2, 1]), atol=1e-6)
 
 
-def _damsm_word_reference(regions, words, mask, gamma1=4.0, gamma2=5.0, gamma3=10.0):
-    """AttnGAN's word loss (eqs. 7-13) in plain numpy, one caption-image pair at a time."""
+def _word_match_reference(e, v, gamma1, gamma2):
+    """AttnGAN's R(Q, D) (eqs. 8-11) of one caption's words `e` [T, D] and one image's regions `v` [R, D]."""
+    if not len(e):
+        return 0.0  # a caption without words scores 0 with every image
+    s = np.exp(e @ v.T)
+    s = s / s.sum(axis=0, keepdims=True)  # eq. 8, over the words
+    a = np.exp(gamma1 * s) / np.exp(gamma1 * s).sum(axis=1, keepdims=True)  # eq. 9, over the regions
+    c = a @ v
+    cos = (c * e).sum(axis=1) / np.linalg.norm(c, axis=1) / np.linalg.norm(e, axis=1)
+    return np.log(np.exp(gamma2 * cos).sum()) / gamma2  # eqs. 10-11
+
+
+def _damsm_word_reference(regions, words, mask, gamma1=4.0, gamma2=5.0, gamma3=10.0, negatives=None):
+    """AttnGAN's word loss (eqs. 7-13) in plain numpy, one caption-image pair at a time;
+    `negatives[i]`: a list of (words, mask) of image i's hard negative captions."""
     batch, dim = len(words), words.shape[-1]
     regions = regions.reshape(batch, -1, dim)
-    match = np.zeros([batch, batch])
+    logits = np.array([[gamma3 * _word_match_reference(words[i][mask[i]], regions[j], gamma1, gamma2)
+                        for j in range(batch)] for i in range(batch)])
+    text_to_image = np.log(np.exp(logits).sum(axis=1)) - np.diag(logits)
+    image_to_text = []
     for i in range(batch):
-        e = words[i][mask[i]]
-        if not len(e):
-            continue  # a caption without words scores 0 with every image
-        for j in range(batch):
-            s = np.exp(e @ regions[j].T)
-            s = s / s.sum(axis=0, keepdims=True)  # eq. 8, over the words
-            a = np.exp(gamma1 * s) / np.exp(gamma1 * s).sum(axis=1, keepdims=True)  # eq. 9, over the regions
-            c = a @ regions[j]
-            cos = (c * e).sum(axis=1) / np.linalg.norm(c, axis=1) / np.linalg.norm(e, axis=1)
-            match[i, j] = np.log(np.exp(gamma2 * cos).sum()) / gamma2  # eqs. 10-11
-    logits = gamma3 * match
-
-    def crossentropy(rows):
-        return np.log(np.exp(rows).sum(axis=1)) - np.diag(rows)
-
-    return crossentropy(logits) + crossentropy(logits.T)
+        row = list(logits[:, i])
+        for negative, negative_mask in (negatives or {}).get(i, []):
+            row.append(gamma3 * _word_match_reference(negative[negative_mask], regions[i], gamma1, gamma2))
+        image_to_text.append(np.log(np.exp(row).sum()) - logits[i, i])
+    return text_to_image + np.array(image_to_text)
 
 
 class DamsmWordLossTest(TestCase):
@@ -162,6 +167,21 @@ class DamsmWordLossTest(TestCase):
         # [B, R, D] regions are the same as [B, H, W, D].
         self.assertAllClose(losses.damsm_word_loss(self.regions.reshape(4, 9, 8), self.words, self.mask),
                             losses.damsm_word_loss(self.regions, self.words, self.mask))
+
+    def test_hard_negatives_join_each_images_softmax_over_texts(self):
+        rng = np.random.default_rng(1)
+        negative_words = rng.standard_normal([4, 2, 6, 8]).astype("float32")
+        negative_word_mask = np.ones([4, 2, 6], bool)
+        negative_word_mask[0, 1, 4:] = False
+        negative_mask = np.array([[True, True], [False, True], [True, False], [False, False]])
+        got = losses.damsm_word_loss(self.regions, self.words, self.mask, negative_words=negative_words,
+                                     negative_word_mask=negative_word_mask, negative_mask=negative_mask)
+        negatives = {i: [(negative_words[i, k], negative_word_mask[i, k]) for k in range(2) if negative_mask[i, k]]
+                     for i in range(4)}
+        expected = _damsm_word_reference(self.regions, self.words, self.mask, negatives=negatives)
+        self.assertAllClose(got, expected, rtol=1e-5)
+        # Without a negative left, it is the plain loss.
+        self.assertAllClose(got[3], losses.damsm_word_loss(self.regions, self.words, self.mask)[3], rtol=1e-6)
 
     def test_padding_is_ignored(self):
         padded = self.words.copy()

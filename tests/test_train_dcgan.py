@@ -195,13 +195,20 @@ class TrainDCGANTest(TestCase):
                              ({"text_encoder_position_negatives": -2}, "text-encoder-position-negatives must be an integer >= 0"),
                              ({"matching_weight": 1.0, "matching_shape_negatives": 1, "captions_per_image": 2},
                               "matching-shape-negatives needs captions-per-image 1"),
-                             ({"matching_color_negatives": -1}, "matching-color-negatives must be an integer >= 0")):
+                             ({"matching_color_negatives": -1}, "matching-color-negatives must be an integer >= 0"),
+                             ({"matching_weight": 1.0, "matching_word_weight": 1.0, "matching_word_negatives": True},
+                              "matching-word-negatives needs matching-word-weight > 0 and matching hard negatives"),
+                             ({"text_encoder_shape_negatives": 2, "text_encoder_word_negatives": True},
+                              "text-encoder-word-negatives needs text-encoder-word-weight > 0")):
             with self.assertRaisesRegex(UserError, message):
                 DCGANSettings(**bad).check()
         run = os.path.join(self.temp_dir(), "run")
         model = train_dcgan(run, verbose=0, **{**TINY, "matching_weight": 1.0, "matching_shape_negatives": 1,
                                                 "matching_color_negatives": 2, "matching_position_negatives": 3,
-                                                "text_encoder_position_negatives": 1})
+                                                "text_encoder_position_negatives": 1, "text_encoder_word_weight": 1.0,
+                                                "text_encoder_word_negatives": True, "matching_word_weight": 1.0,
+                                                "matching_word_negatives": True})
+        self.assertTrue(model.matching_word_negatives)
         vocabulary = Vocabulary.load(run).tokens
         words = [[vocabulary[i] for i in group] for group in model.matching_swap_groups]
         self.assertEqual(len(words), 6)

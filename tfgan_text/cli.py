@@ -106,6 +106,8 @@ def _add_dcgan_arguments(parser):
                         help="shapes data: captions with a place word swapped for its opposite (left/right, top/bottom)")
     parser.add_argument("--matching-word-weight", type=float, default=None,
                         help="weight of DAMSM's word loss beside the sentence loss in G's matching term (AttnGAN: 1)")
+    parser.add_argument("--matching-word-negatives", action="store_const", const=True, default=None,
+                        help="the matching loss's hard negatives also enter its word loss")
     parser.add_argument("--reconstruction-weight", type=float, default=None,
                         help="weight of pix2pix's L1 distance of G(z, caption) to the caption's real image (0: off)")
     parser.add_argument("--checkpoint-every", type=_positive_int, default=None, help="steps between checkpoints")
@@ -117,6 +119,7 @@ TRAIN_FLAGS = {
     "generator_upsampling", "generator_conditioning", "generator_attention_sizes", "captions_per_image",
     "gan_int", "interpolation_beta", "checkpoint_every", "matching_weight", "matching_shape_negatives",
     "matching_color_negatives", "matching_position_negatives", "matching_word_weight", "text_encoder_word_weight",
+    "matching_word_negatives",
     "reconstruction_weight",
 }
 

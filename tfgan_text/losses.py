@@ -163,7 +163,8 @@ def symmetric_matching_loss(image_embeddings, text_embeddings, gamma=10.0, label
     return _symmetric_crossentropy(logits)
 
 
-def damsm_word_loss(regions, words, word_mask, gamma1=4.0, gamma2=5.0, gamma3=10.0, labels=None):
+def damsm_word_loss(regions, words, word_mask, gamma1=4.0, gamma2=5.0, gamma3=10.0, labels=None,
+                    negative_words=None, negative_word_mask=None, negative_mask=None):
     """DAMSM's word loss over a batch, per example (AttnGAN, Xu et al. 2018, eqs. 7-13).
 
     Each word of caption i attends to the regions of image j: `s = e^T v` normalised over the
@@ -172,7 +173,9 @@ def damsm_word_loss(regions, words, word_mask, gamma1=4.0, gamma2=5.0, gamma3=10
     `R = log(sum_words exp(gamma2 * cos(c, e))) / gamma2` (eqs. 10-11), a soft maximum over the
     words of how well each word finds itself in the image: every word named has to be there,
     which the sentence loss (one pooled vector per image) asks only on average. The loss is the
-    symmetric cross-entropy of `gamma3 * R` over the batch, as `symmetric_matching_loss`.
+    symmetric cross-entropy of `gamma3 * R` over the batch, as `symmetric_matching_loss`; hard
+    negative captions of each image, when given, join its softmax over texts, as in
+    `hard_negative_matching_loss`.
 
     Args:
         regions: float tensor `[B, H, W, D]` or `[B, R, D]`, the image encoder's region features.
@@ -181,31 +184,50 @@ def damsm_word_loss(regions, words, word_mask, gamma1=4.0, gamma2=5.0, gamma3=10
             words scores 0 with every image.
         gamma1, gamma2, gamma3: floats, AttnGAN's 4, 5 and 10.
         labels: optional tensor `[B]`, content keys (see `symmetric_matching_loss`).
+        negative_words: optional float tensor `[B, K, T', D]`, the word features of image i's
+            K hard negative captions in row i.
+        negative_word_mask: tensor `[B, K, T']`, their words (needed with `negative_words`).
+        negative_mask: optional bool tensor `[B, K]`; False leaves that negative out.
 
     Returns:
         float32 tensor `[B]`.
     """
     regions = ops.cast(regions, "float32")
     regions = ops.reshape(regions, (ops.shape(regions)[0], -1, ops.shape(regions)[-1]))  # [B, R, D]
+    # Caption i (rows) against image j (columns).
+    match = _word_match(words[:, None], word_mask[:, None], regions[None], gamma1, gamma2)
+    logits = _masked_same_content(gamma3 * match, labels)
+    if negative_words is None:
+        return _symmetric_crossentropy(logits)
+    negative_logits = gamma3 * _word_match(negative_words, negative_word_mask, regions[:, None], gamma1, gamma2)
+    if negative_mask is not None:
+        negative_logits = ops.where(ops.convert_to_tensor(negative_mask), negative_logits, -1e9)
+    return _symmetric_crossentropy(logits, negative_logits)
+
+
+def _word_match(words, word_mask, regions, gamma1, gamma2):
+    """AttnGAN's `R(Q, D)` (eqs. 8-11) of captions' `words` `[..., T, D]` (`word_mask`
+    `[..., T]`) and images' `regions` `[..., R, D]`, the leading axes broadcast: `[...]`."""
     words = ops.cast(words, "float32")
-    mask = ops.cast(word_mask, "bool")[:, None, :, None]  # [B (captions), 1, T, 1]
-    scores = ops.einsum("itd,jrd->ijtr", words, regions)  # caption i, image j, word t, region r
-    scores = ops.softmax(ops.where(mask, scores, -1e9), axis=2)  # eq. 8: over the caption's words
-    attention = ops.softmax(gamma1 * scores, axis=3)  # eq. 9: over the image's regions
-    context = ops.einsum("ijtr,jrd->ijtd", attention, regions)
-    relevance = ops.sum(_unit_rows(context) * _unit_rows(words)[:, None], axis=-1)  # [B, B, T]
-    relevance = ops.where(mask[..., 0], gamma2 * relevance, -1e9)
-    has_words = ops.any(mask[:, 0, :, 0], axis=1)[:, None]
-    match = ops.where(has_words, ops.logsumexp(relevance, axis=2) / gamma2, 0.0)  # [B captions, B images]
-    return _symmetric_crossentropy(_masked_same_content(gamma3 * match, labels))
+    mask = ops.cast(word_mask, "bool")
+    scores = ops.matmul(words, ops.swapaxes(regions, -1, -2))  # [..., T, R]
+    scores = ops.softmax(ops.where(mask[..., None], scores, -1e9), axis=-2)  # eq. 8: over the words
+    attention = ops.softmax(gamma1 * scores, axis=-1)  # eq. 9: over the regions
+    context = ops.matmul(attention, regions)  # [..., T, D]
+    relevance = ops.sum(_unit_rows(context) * _unit_rows(words), axis=-1)  # [..., T]
+    relevance = ops.where(mask, gamma2 * relevance, -1e9)
+    return ops.where(ops.any(mask, axis=-1), ops.logsumexp(relevance, axis=-1) / gamma2, 0.0)
 
 
-def _symmetric_crossentropy(logits):
+def _symmetric_crossentropy(logits, negative_logits=None):
     """`[B]`: cross-entropy of row i of text-by-image `logits` picking image i, plus that of
-    column i picking text i."""
+    column i picking text i among the batch's texts and image i's `negative_logits` `[B, K]`."""
     targets = ops.arange(ops.shape(logits)[0])
     text_to_image = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
-    image_to_text = ops.sparse_categorical_crossentropy(targets, ops.transpose(logits), from_logits=True)
+    image_rows = ops.transpose(logits)
+    if negative_logits is not None:
+        image_rows = ops.concatenate([image_rows, negative_logits], axis=1)
+    image_to_text = ops.sparse_categorical_crossentropy(targets, image_rows, from_logits=True)
     return text_to_image + image_to_text
 
 
@@ -367,8 +389,4 @@ def hard_negative_matching_loss(
     negative_logits = gamma * ops.sum(image[:, None, :] * negatives, axis=-1)  # [B, K]
     if negative_mask is not None:
         negative_logits = ops.where(ops.convert_to_tensor(negative_mask), negative_logits, -1e9)
-    targets = ops.arange(ops.shape(logits)[0])
-    text_to_image = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
-    image_rows = ops.concatenate([ops.transpose(logits), negative_logits], axis=1)
-    image_to_text = ops.sparse_categorical_crossentropy(targets, image_rows, from_logits=True)
-    return text_to_image + image_to_text
+    return _symmetric_crossentropy(logits, negative_logits)

@@ -14,7 +14,7 @@ from keras import ops
 from tfgan_text import losses
 from tfgan_text.errors import UserError
 from tfgan_text.models.dcgan_networks import DCGANDiscriminator, DCGANGenerator
-from tfgan_text.models.joint_embedding import counterfactual_embeddings
+from tfgan_text.models.joint_embedding import counterfactual_features
 from tfgan_text.models.replicas import gather_replicas, replica_position
 
 __all__ = ["DCGANDiscriminator", "DCGANGenerator", "TextConditionalDCGAN"]
@@ -60,6 +60,9 @@ class TextConditionalDCGAN(keras.Model):
             text encoder's words; AttnGAN weighs them equally: 1): every word of caption i has
             to find its region in generated image i, so both objects of a two-object caption
             have to be drawn. 0 (default): the sentence loss alone.
+        matching_word_negatives: bool, the counterfactual captions of `matching_swap_groups`
+            are hard negatives of that word loss too: the swapped word (a shape, say) must not
+            find itself in image i.
         matching_swap_groups: optional list of lists of token ids (word encoders): each
             caption also gives one counterfactual per list (one word of the list swapped for
             another, e.g. "star" for "circle"), a hard negative that generated image i must
@@ -107,6 +110,7 @@ class TextConditionalDCGAN(keras.Model):
         matching_swap_groups=None,
         reconstruction_weight=0.0,
         matching_word_weight=0.0,
+        matching_word_negatives=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -122,6 +126,8 @@ class TextConditionalDCGAN(keras.Model):
             raise UserError(f"matching_word_weight must be >= 0, got {matching_word_weight}")
         if matching_word_weight and not (matching_weight > 0.0 and getattr(image_encoder, "regions", False)):
             raise UserError("matching_word_weight > 0 needs matching_weight > 0 and an image_encoder with regions")
+        if matching_word_negatives and not (matching_word_weight and matching_swap_groups):
+            raise UserError("matching_word_negatives needs matching_word_weight > 0 and matching_swap_groups")
         for group in matching_swap_groups or []:
             if len(set(group)) != len(group) or len(group) < 2:
                 raise UserError(f"a matching swap group needs two or more distinct token ids, got {group}")
@@ -137,6 +143,7 @@ class TextConditionalDCGAN(keras.Model):
         self.matching_weight = float(matching_weight)
         self.matching_gamma = float(matching_gamma)
         self.matching_word_weight = float(matching_word_weight)
+        self.matching_word_negatives = bool(matching_word_negatives)
         self.reconstruction_weight = float(reconstruction_weight)
         # Tuples: Keras would track a list attribute, which then cannot be copied in a config.
         self.matching_swap_groups = tuple(tuple(int(i) for i in group) for group in matching_swap_groups or [])
@@ -366,24 +373,29 @@ class TextConditionalDCGAN(keras.Model):
         text_embeddings = text_features["embedding"]
         content_key = batch.get("content_key")
         token_ids = ops.convert_to_tensor(batch["token_ids"])
+        negatives = {}
         if not self.matching_swap_groups:
             loss = losses.symmetric_matching_loss(encoded["global"], text_embeddings, self.matching_gamma, content_key)
         else:
             if len(token_ids.shape) == 3:
                 raise UserError("matching swap groups need one caption per image (token_ids [B, T])")
-            negatives, changed = counterfactual_embeddings(
-                self.encode_text, token_ids, self.matching_swap_groups, self.swap_seed_generator
+            features, changed = counterfactual_features(
+                lambda ids: self._encoder_outputs(ids, False, with_words=self.matching_word_negatives), token_ids,
+                self.matching_swap_groups, self.swap_seed_generator,
             )
+            features = {name: ops.stop_gradient(value) for name, value in features.items()}
             loss = losses.hard_negative_matching_loss(
-                encoded["global"], text_embeddings, ops.stop_gradient(negatives), self.matching_gamma, content_key,
-                changed,
+                encoded["global"], text_embeddings, features["embedding"], self.matching_gamma, content_key, changed,
             )
+            if self.matching_word_negatives:
+                negatives = {"negative_words": features["words"], "negative_word_mask": features["word_mask"],
+                             "negative_mask": changed}
         if self.matching_word_weight:
             if len(token_ids.shape) == 3:
                 raise UserError("the matching word loss needs one caption per image (token_ids [B, T])")
             words = text_features if "words" in text_features else self._encoder_outputs(token_ids, False, True)
             word_loss = losses.damsm_word_loss(encoded["regions"], words["words"], words["word_mask"],
-                                               gamma3=self.matching_gamma, labels=content_key)
+                                               gamma3=self.matching_gamma, labels=content_key, **negatives)
             loss = loss + self.matching_word_weight * word_loss
         return loss
 
@@ -403,6 +415,7 @@ class TextConditionalDCGAN(keras.Model):
                 "matching_gamma": self.matching_gamma,
                 "matching_swap_groups": [list(group) for group in self.matching_swap_groups],
                 "matching_word_weight": self.matching_word_weight,
+                "matching_word_negatives": self.matching_word_negatives,
                 "reconstruction_weight": self.reconstruction_weight,
             }
         )

@@ -38,21 +38,23 @@ def in_batch_recall_at_1(image_embeddings, text_embeddings, labels=None):
     return ops.mean(ops.cast(ops.diagonal(scores) > best_negative, "float32"))
 
 
-def counterfactual_embeddings(encode, token_ids, swap_groups, seed_generator):
-    """Sentence embeddings of counterfactual captions, the hard negatives of the matching loss.
+def counterfactual_features(encode, token_ids, swap_groups, seed_generator):
+    """Text features of counterfactual captions, the hard negatives of the matching losses.
 
     Each caption gives one counterfactual per group of `swap_groups` (`swap_one_word`: one word
     of the group swapped for another of it, drawn with `seed_generator`).
 
     Args:
-        encode: callable, token ids `[N, T]` -> sentence embeddings `[N, E]`.
+        encode: callable, token ids `[N, T]` -> a dict of features with N rows (e.g. the
+            sentence embeddings `[N, E]`, word features `[N, T', D]`, word mask `[N, T']`).
         token_ids: int tensor `[B, T]`.
         swap_groups: list of K lists of token ids.
         seed_generator: `keras.random.SeedGenerator` of the swaps.
 
     Returns:
-        `(embeddings [B, K, E], changed bool [B, K])`, False where a caption holds no word of
-        the group (its "counterfactual" is itself, no negative).
+        `(features, changed bool [B, K])`: each feature `[B, K, ...]` (image i's negatives in
+        row i); `changed` is False where a caption holds no word of the group (its
+        "counterfactual" is itself, no negative).
     """
     swapped, changed = [], []
     for group in swap_groups:
@@ -60,9 +62,12 @@ def counterfactual_embeddings(encode, token_ids, swap_groups, seed_generator):
         group_ids, group_changed = swap_one_word(token_ids, group, uniform)
         swapped.append(group_ids)
         changed.append(group_changed)
-    embeddings = encode(ops.concatenate(swapped, axis=0))
-    embeddings = ops.transpose(ops.reshape(embeddings, (len(swap_groups), ops.shape(token_ids)[0], -1)), (1, 0, 2))
-    return embeddings, ops.stack(changed, axis=1)
+    batch = ops.shape(token_ids)[0]
+    features = {
+        name: ops.moveaxis(ops.reshape(value, (len(swap_groups), batch, *ops.shape(value)[1:])), 0, 1)
+        for name, value in encode(ops.concatenate(swapped, axis=0)).items()
+    }
+    return features, ops.stack(changed, axis=1)
 
 
 @keras.saving.register_keras_serializable(package="tfgan_text")
@@ -101,6 +106,8 @@ class JointEmbedding(keras.Model):
         word_weight: float >= 0, weight of DAMSM's word loss beside the sentence loss (AttnGAN
             weighs them equally: 1); needs an image encoder with regions, of the text
             encoder's word width, and a text encoder giving `words` and `mask`. 0: off.
+        word_negatives: bool, the counterfactual captions of `swap_groups` are hard negatives
+            of the word loss too: the swapped word must not find itself in the image.
         **kwargs: passed to `keras.Model`.
 
     Example:
@@ -110,12 +117,14 @@ class JointEmbedding(keras.Model):
     """
 
     def __init__(self, text_encoder, image_encoder, gamma=10.0, match_key="label", swap_groups=None, seed=None,
-                 word_weight=0.0, **kwargs):
+                 word_weight=0.0, word_negatives=False, **kwargs):
         super().__init__(**kwargs)
         if not word_weight >= 0.0:
             raise UserError(f"word_weight must be >= 0, got {word_weight!r}")
         if word_weight and not getattr(image_encoder, "regions", False):
             raise UserError("word_weight > 0 needs an image encoder with region features (regions=True)")
+        if word_negatives and not (word_weight and swap_groups):
+            raise UserError("word_negatives needs word_weight > 0 and swap_groups")
         swap_groups = [[int(i) for i in group] for group in swap_groups or []]
         if swap_groups and text_encoder.input_key != "token_ids":
             raise UserError("swap_groups needs a word-level text encoder (input token_ids)")
@@ -129,6 +138,7 @@ class JointEmbedding(keras.Model):
         self.swap_groups = swap_groups
         self.seed = seed
         self.word_weight = float(word_weight)
+        self.word_negatives = bool(word_negatives)
         self.seed_generator = keras.random.SeedGenerator(seed) if swap_groups else None
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.recall_tracker = keras.metrics.Mean(name="recall_at_1")
@@ -151,18 +161,24 @@ class JointEmbedding(keras.Model):
     def _loss(self, data, embeddings, labels, training):
         """Per-example matching loss, with the counterfactual hard negatives and the word loss
         when configured."""
-        if self.swap_groups:
-            negatives, changed = counterfactual_embeddings(
-                lambda ids: self.text_encoder(ids, training=training)["sentence"], data["token_ids"], self.swap_groups,
+        if not self.swap_groups:
+            loss = symmetric_matching_loss(embeddings["image"], embeddings["text"], self.gamma, labels)
+            negatives = {}
+        else:
+            negatives, changed = counterfactual_features(
+                lambda ids: self.text_encoder(ids, training=training), data["token_ids"], self.swap_groups,
                 self.seed_generator,
             )
-            loss = hard_negative_matching_loss(embeddings["image"], embeddings["text"], negatives, self.gamma, labels,
-                                               changed)
-        else:
-            loss = symmetric_matching_loss(embeddings["image"], embeddings["text"], self.gamma, labels)
+            loss = hard_negative_matching_loss(embeddings["image"], embeddings["text"], negatives["sentence"], self.gamma,
+                                               labels, changed)
+            if self.word_negatives:
+                negatives = {"negative_words": negatives["words"], "negative_word_mask": negatives["mask"],
+                             "negative_mask": changed}
+            else:
+                negatives = {}
         if self.word_weight:
             words = damsm_word_loss(embeddings["regions"], embeddings["words"], embeddings["mask"], gamma3=self.gamma,
-                                    labels=labels)
+                                    labels=labels, **negatives)
             loss = loss + self.word_weight * words
         return loss
 
@@ -201,6 +217,7 @@ class JointEmbedding(keras.Model):
                 "swap_groups": self.swap_groups,
                 "seed": self.seed,
                 "word_weight": self.word_weight,
+                "word_negatives": self.word_negatives,
             }
         )
         return config

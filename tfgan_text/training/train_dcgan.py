@@ -110,6 +110,8 @@ class DCGANSettings(RunSettings):
     # Weight of DAMSM's word loss beside stage 1's sentence loss (AttnGAN: 1; 0: off): each
     # word has to find its region of the image, so two-object captions need both objects.
     text_encoder_word_weight: float = 0.0
+    # The hard negatives above also enter that word loss: a swapped word must not find itself.
+    text_encoder_word_negatives: bool = False
     loss: str = "gan_cls"
     label_smoothing: float = 0.0
     # Share of GAN-CLS wrong captions that are the image's own caption with one shape word
@@ -125,6 +127,7 @@ class DCGANSettings(RunSettings):
     matching_position_negatives: int = 0  # ... with one place word swapped for its opposite
     # Weight of DAMSM's word loss beside the sentence loss in G's matching term (AttnGAN: 1).
     matching_word_weight: float = 0.0
+    matching_word_negatives: bool = False  # the matching negatives also enter that word loss
     # Weight of pix2pix's L1 term pulling G(z, h_i) towards real image i; 0: off, as Reed.
     reconstruction_weight: float = 0.0
     captions_per_image: int = 1
@@ -139,6 +142,7 @@ class DCGANSettings(RunSettings):
         "text_hidden_dim", "max_length", "min_count", "discriminator", "discriminator_levels", "spectral_norm", "projection_discriminator",
         "generator_upsampling", "generator_conditioning", "generator_attention_sizes", "matching_weight", "matching_shape_negatives",
         "matching_color_negatives", "matching_position_negatives", "matching_word_weight",
+        "matching_word_negatives",
     )
 
     def check(self):
@@ -159,6 +163,11 @@ class DCGANSettings(RunSettings):
                 raise UserError(f"{flag(name)} needs matching-weight > 0")
             if getattr(self, name) and self.captions_per_image > 1:
                 raise UserError(f"{flag(name)} needs captions-per-image 1")
+        for stage in ("text_encoder", "matching"):
+            negatives = [getattr(self, f"{stage}_{kind}_negatives") for kind in ("shape", "color", "position")]
+            if getattr(self, f"{stage}_word_negatives") and not (getattr(self, f"{stage}_word_weight") and any(negatives)):
+                raise UserError(f"{flag(stage + '_word_negatives')} needs {flag(stage + '_word_weight')} > 0 and "
+                                f"{flag(stage)} hard negatives (shape, colour or place)")
         if not 0.0 <= self.counterfactual_wrong_rate <= 1.0:
             raise UserError(f"counterfactual-wrong-rate must be in [0, 1], got {self.counterfactual_wrong_rate!r}")
         word_swaps = [name for name in WORD_SWAP_FIELDS if getattr(self, name)]
@@ -301,6 +310,7 @@ def _pretrain_text_encoder(run, verbose):
     joint = JointEmbedding(
         text_encoder, image_encoder, gamma=config.text_encoder_gamma, match_key="content_key",
         swap_groups=swap_groups, seed=config.seed, word_weight=config.text_encoder_word_weight,
+        word_negatives=config.text_encoder_word_negatives,
     )
     joint.compile(optimizer=keras.optimizers.Adam(1e-3))
     key = text_encoder.input_key
@@ -403,6 +413,7 @@ def _build_model(config, text_encoder, image_encoder=None, matching_swap_groups=
         image_encoder=image_encoder if config.matching_weight > 0 else None, matching_weight=config.matching_weight,
         matching_gamma=config.text_encoder_gamma,
         matching_swap_groups=matching_swap_groups or None, matching_word_weight=config.matching_word_weight,
+        matching_word_negatives=config.matching_word_negatives,
         reconstruction_weight=config.reconstruction_weight,
     )
     model.compile(
