@@ -79,6 +79,9 @@ class EncoderFeatureDiscriminatorTest(TestCase):
         loaded = load_model(path)
         self.assertAllClose(loaded(inputs).numpy(), logits, atol=1e-6)
         self.assertFalse(loaded.image_encoder.trainable)
+        encoder_ids = {id(v) for v in loaded.image_encoder.weights}
+        self.assertTrue(loaded.trainable_variables)
+        self.assertFalse(encoder_ids & {id(v) for v in loaded.trainable_variables})
 
     def test_bad_arguments_are_one_line_errors(self):
         with self.assertRaisesRegex(UserError, r"levels must be in \[1, 4\] for this encoder, got 5"):

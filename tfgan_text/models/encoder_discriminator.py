@@ -60,6 +60,9 @@ class EncoderFeatureDiscriminator(keras.Model):
         if not 1 <= levels <= len(image_encoder.filters):
             raise UserError(f"levels must be in [1, {len(image_encoder.filters)}] for this encoder, got {levels}")
         self.image_encoder = image_encoder
+        # Keras skips `trainable = False` on a layer already marked so, as a deserialized encoder
+        # is while its sublayers are not: unfreeze first so that the freeze reaches every weight.
+        self.image_encoder.trainable = True
         self.image_encoder.trainable = False
         self.embedding_dim = embedding_dim
         self.width = width
