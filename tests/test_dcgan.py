@@ -8,6 +8,7 @@ from tests.test_case import TestCase, two_cpu_strategy
 from tfgan_text import losses
 from tfgan_text.errors import UserError
 from tfgan_text.models.dcgan import DCGANDiscriminator, DCGANGenerator, TextConditionalDCGAN
+from tfgan_text.models.encoder_discriminator import EncoderFeatureDiscriminator
 from tfgan_text.models.image_encoder import ImageEncoder
 from tfgan_text.models.text_encoder import WordRNNEncoder
 
@@ -443,6 +444,54 @@ class TextConditionalDCGANTest(TestCase):
             last = gan.train_on_batch(batch, return_dict=True)["g_reconstruction"]
         self.assertLess(last, 0.5 * first)
 
+    def test_patch_weight_adds_the_patch_heads_gan_loss_to_both_players(self):
+        def patch_gan(weight):
+            keras.utils.set_random_seed(0)
+            encoder = ImageEncoder(embedding_dim=8, filters=(4, 8, 8, 16), downsampling="max_pool")
+            encoder.build((None, 32, 32, 3))
+            discriminator = EncoderFeatureDiscriminator(encoder, embedding_dim=EMBEDDING, width=4, patch_head=True)
+            discriminator.build({"image": (None, 32, 32, 3), "embedding": (None, EMBEDDING)})
+            return TextConditionalDCGAN(DCGANGenerator(32, embedding_dim=EMBEDDING, ngf=8), discriminator,
+                                        _text_encoder(), gan_int=False, seed=3, patch_weight=weight)
+
+        batch = _batch(4)
+        reference = patch_gan(0.0)
+
+        def twins():
+            without, with_patches = patch_gan(0.0), patch_gan(2.0)
+            without.set_weights(reference.get_weights())
+            with_patches.set_weights(reference.get_weights())
+            for gan in (without, with_patches):
+                gan.compile(run_eagerly=True)
+            return without, with_patches
+
+        def patch_logits(image):
+            judged = reference.discriminator({"image": image, "embedding": right}, training=True)
+            return judged["patch_logits"]
+
+        # Both players' first noise is the seed generator's first draw.
+        right = reference.encode_text(batch["token_ids"])
+        noise = keras.random.normal((4, 100), seed=keras.random.SeedGenerator(3))
+        fake = reference.generator({"noise": noise, "embedding": right}, training=True)
+        real_patches, fake_patches = patch_logits(tf.constant(batch["image"])), patch_logits(fake)
+
+        # D: plus 2 * (BCE(real cells, 1) + BCE(fake cells, 0)), no wrong-caption term.
+        d_losses = []
+        for gan in twins():
+            gan._discriminator_step(batch, tf.constant(batch["image"]), 0, 4, 4)
+            d_losses.append(float(gan.d_loss_tracker.result()))
+        patches = losses.sigmoid_cross_entropy(real_patches, 1.0) + losses.sigmoid_cross_entropy(fake_patches, 0.0)
+        self.assertAllClose(d_losses[1] - d_losses[0], 2.0 * np.mean(patches), atol=1e-5)
+
+        # G: plus 2 * BCE(fake cells, 1).
+        g_losses = []
+        for gan in twins():
+            gan._generator_step({"embedding": right}, batch, tf.constant(batch["image"]), 0, 4, 4)
+            g_losses.append(float(gan.g_loss_tracker.result()))
+        self.assertAllClose(g_losses[1] - g_losses[0], 2.0 * np.mean(losses.sigmoid_cross_entropy(fake_patches, 1.0)),
+                            atol=1e-5)
+        self.assertEqual(self.assert_serialization_round_trip(patch_gan(2.0)).patch_weight, 2.0)
+
     def test_bad_options(self):
         gan = _gan()
         with self.assertRaisesRegex(UserError, "loss"):
@@ -459,6 +508,8 @@ class TextConditionalDCGANTest(TestCase):
             _gan(matching_weight=-1.0)
         with self.assertRaisesRegex(UserError, "reconstruction_weight must be >= 0"):
             _gan(reconstruction_weight=-1.0)
+        with self.assertRaisesRegex(UserError, "patch_weight > 0 needs a discriminator with a patch head"):
+            _gan(patch_weight=1.0)
         with self.assertRaisesRegex(UserError, "matching swap group needs two or more distinct token ids"):
             _gan(matching_swap_groups=[[3, 3]])
 

@@ -83,6 +83,27 @@ class EncoderFeatureDiscriminatorTest(TestCase):
         self.assertTrue(loaded.trainable_variables)
         self.assertFalse(encoder_ids & {id(v) for v in loaded.trainable_variables})
 
+    def test_patch_head_judges_each_cell_without_the_caption_and_round_trips(self):
+        discriminator = EncoderFeatureDiscriminator(_encoder(), embedding_dim=EMBEDDING, width=4, patch_head=True)
+        inputs, other = _inputs(seed=0), _inputs(seed=1)
+        judged = discriminator(inputs)
+        self.assertEqual(tuple(judged["logits"].shape), (4, 1))
+        self.assertEqual(tuple(judged["patch_logits"].shape), (4, 4, 4, 1))  # the encoder's 4x4 map at 32 px
+        plain = EncoderFeatureDiscriminator(_encoder(), embedding_dim=EMBEDDING, width=4)
+        plain(inputs)
+        patch = {id(v) for v in discriminator.patch.weights}
+        plain.set_weights([v.numpy() for v in discriminator.weights if id(v) not in patch])
+        self.assertAllClose(plain(inputs).numpy(), judged["logits"].numpy(), atol=1e-6)  # the same global logit
+        with_other_caption = discriminator({**inputs, "embedding": other["embedding"]})
+        self.assertAllClose(with_other_caption["patch_logits"], judged["patch_logits"], atol=1e-6)
+        self.assertGreater(np.abs(discriminator({**inputs, "image": other["image"]})["patch_logits"].numpy()
+                                  - judged["patch_logits"].numpy()).max(), 1e-6)
+        path = os.path.join(self.temp_dir(), "d.keras")
+        discriminator.save(path)
+        loaded = load_model(path)
+        self.assertTrue(loaded.patch_head)
+        self.assertAllClose(loaded(inputs)["patch_logits"], judged["patch_logits"], atol=1e-6)
+
     def test_bad_arguments_are_one_line_errors(self):
         with self.assertRaisesRegex(UserError, r"levels must be in \[1, 4\] for this encoder, got 5"):
             EncoderFeatureDiscriminator(_encoder(), embedding_dim=EMBEDDING, levels=5)

@@ -170,14 +170,21 @@ class TrainDCGANTest(TestCase):
         for bad, message in (({"discriminator": "patch"}, "discriminator must be one of dcgan, encoder_features, got 'patch'"),
                              ({"discriminator": "encoder_features", "spectral_norm": True},
                               "spectral-norm applies to the dcgan discriminator, not 'encoder_features'"),
-                             ({"discriminator_levels": 5}, r"discriminator-levels must be in \[1, 4\], got 5")):
+                             ({"discriminator_levels": 5}, r"discriminator-levels must be in \[1, 4\], got 5"),
+                             ({"discriminator_patch_weight": 1.0},
+                              "discriminator-patch-weight applies to the encoder_features discriminator, not 'dcgan'"),
+                             ({"discriminator": "encoder_features", "discriminator_patch_weight": -1.0},
+                              "discriminator-patch-weight must be a number >= 0")):
             with self.assertRaisesRegex(UserError, message):
                 DCGANSettings(**bad).check()
         run = os.path.join(self.temp_dir(), "run")
         model = train_dcgan(run, verbose=0, **{**TINY, "discriminator": "encoder_features", "discriminator_levels": 4,
-                                                "text_encoder_image_coordinates": True})
+                                                "text_encoder_image_coordinates": True,
+                                                "discriminator_patch_weight": 0.5})
         self.assertIsInstance(model.discriminator, EncoderFeatureDiscriminator)
         self.assertEqual(model.discriminator.levels, 4)
+        self.assertTrue(model.discriminator.patch_head)
+        self.assertEqual(model.patch_weight, 0.5)
         self.assertTrue(model.discriminator.image_encoder.coordinates)  # stage 1's CoordConv encoder
         self.assertIsNone(model.image_encoder)  # no matching loss: D alone reads stage 1's encoder
         stage_one = load_model(os.path.join(run, "image_encoder.keras"))

@@ -84,6 +84,8 @@ def _add_dcgan_arguments(parser):
                         help="D on pixels (Reed) or heads on stage 1's frozen image encoder (Projected GAN)")
     parser.add_argument("--discriminator-levels", type=_positive_int, default=None,
                         help="encoder_features: how many of the image encoder's last maps D reads (3)")
+    parser.add_argument("--discriminator-patch-weight", type=float, default=None,
+                        help="encoder_features: weight of an unconditional patch head's GAN loss (PatchGAN; 0: off)")
     parser.add_argument("--spectral-norm", action="store_const", const=True, default=None)
     parser.add_argument("--projection-discriminator", action="store_const", const=True, default=None,
                         help="add the projection term (image features . text) to D's logit")
@@ -115,7 +117,7 @@ def _add_dcgan_arguments(parser):
 
 TRAIN_FLAGS = {
     "data", "format", "epochs", "steps_per_epoch", "batch_size", "image_size", "seed", "text_encoder",
-    "text_encoder_epochs", "ngf", "ndf", "discriminator", "discriminator_levels", "loss", "label_smoothing", "spectral_norm", "projection_discriminator",
+    "text_encoder_epochs", "ngf", "ndf", "discriminator", "discriminator_levels", "discriminator_patch_weight", "loss", "label_smoothing", "spectral_norm", "projection_discriminator",
     "generator_upsampling", "generator_conditioning", "generator_attention_sizes", "captions_per_image",
     "gan_int", "interpolation_beta", "checkpoint_every", "matching_weight", "matching_shape_negatives",
     "matching_color_negatives", "matching_position_negatives", "matching_word_weight", "text_encoder_word_weight",

@@ -33,7 +33,9 @@ class TextConditionalDCGAN(keras.Model):
         generator: `DCGANGenerator` (or any model with the same inputs and a `noise_dim`).
             A generator with word attention (`attention_sizes`) also reads the text encoder's
             word features; it takes one caption per image, and no GAN-INT.
-        discriminator: `DCGANDiscriminator` (or any model with the same inputs), giving logits.
+        discriminator: `DCGANDiscriminator` (or any model with the same inputs), giving logits;
+            or, with `patch_weight`, a discriminator with a patch head (`EncoderFeatureDiscriminator(
+            patch_head=True)`) giving `{"logits", "patch_logits"}`.
         text_encoder: Keras model mapping int token ids `[B, T]` to a sentence embedding
             `[B, E]`. Its output may be the tensor, a dict (its `"sentence"` entry is used) or a
             tuple/list (its last element is used). An unbuilt encoder is built here with
@@ -73,6 +75,9 @@ class TextConditionalDCGAN(keras.Model):
             (`losses.paired_l1_loss`, Isola et al. 2017, lambda 100): G(z, h_i) is pulled
             towards real image i. A dense signal for everything the caption fixes, at the cost
             of diversity over the noise. 0 (default, as Reed): off.
+        patch_weight: float >= 0, weight of the patch head's unconditional GAN loss (the
+            model's `loss`, every cell a real/fake judgement, PatchGAN of Isola et al. 2017) in
+            both players' losses, beside GAN-CLS on the global logit. 0 (default): no patch head.
         **kwargs: passed to `keras.Model`.
 
     Training batches are dicts (other keys are ignored):
@@ -111,6 +116,7 @@ class TextConditionalDCGAN(keras.Model):
         reconstruction_weight=0.0,
         matching_word_weight=0.0,
         matching_word_negatives=False,
+        patch_weight=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -128,6 +134,11 @@ class TextConditionalDCGAN(keras.Model):
             raise UserError("matching_word_weight > 0 needs matching_weight > 0 and an image_encoder with regions")
         if matching_word_negatives and not (matching_word_weight and matching_swap_groups):
             raise UserError("matching_word_negatives needs matching_word_weight > 0 and matching_swap_groups")
+        if not patch_weight >= 0.0:
+            raise UserError(f"patch_weight must be >= 0, got {patch_weight}")
+        if patch_weight and not getattr(discriminator, "patch_head", False):
+            raise UserError("patch_weight > 0 needs a discriminator with a patch head "
+                            "(EncoderFeatureDiscriminator(patch_head=True))")
         for group in matching_swap_groups or []:
             if len(set(group)) != len(group) or len(group) < 2:
                 raise UserError(f"a matching swap group needs two or more distinct token ids, got {group}")
@@ -145,6 +156,7 @@ class TextConditionalDCGAN(keras.Model):
         self.matching_word_weight = float(matching_word_weight)
         self.matching_word_negatives = bool(matching_word_negatives)
         self.reconstruction_weight = float(reconstruction_weight)
+        self.patch_weight = float(patch_weight)
         # Tuples: Keras would track a list attribute, which then cannot be copied in a config.
         self.matching_swap_groups = tuple(tuple(int(i) for i in group) for group in matching_swap_groups or [])
         self.swap_seed_generator = keras.random.SeedGenerator(seed) if self.matching_swap_groups else None
@@ -314,10 +326,15 @@ class TextConditionalDCGAN(keras.Model):
             right_features = {name: ops.stop_gradient(value) for name, value in right_features.items()}
             fake = self.generator({"noise": noise, **right_features}, training=True)
             fake = ops.stop_gradient(fake)
-            real_logits = self.discriminator({"image": images, "embedding": right}, training=True)
-            wrong_logits = self.discriminator({"image": images, "embedding": wrong}, training=True)
-            fake_logits = self.discriminator({"image": fake, "embedding": right}, training=True)
+            real_logits, real_patches = self._judge(images, right)
+            wrong_logits, _ = self._judge(images, wrong)
+            fake_logits, fake_patches = self._judge(fake, right)
             per_example = d_loss_fn(real_logits, wrong_logits, fake_logits, **loss_options)
+            if self.patch_weight:
+                # Unconditional: only real against fake, no wrong-caption term.
+                patches = d_loss_fn(real_patches, real_patches, fake_patches, wrong_weight=0.0, fake_weight=1.0,
+                                    **loss_options)
+                per_example = per_example + self.patch_weight * patches
             loss = self._average(per_example, global_size)
         variables = self._discriminator_variables()
         self.d_optimizer.apply(tape.gradient(loss, variables), variables)
@@ -326,6 +343,14 @@ class TextConditionalDCGAN(keras.Model):
         self.d_wrong_tracker.update_state(ops.sigmoid(wrong_logits))
         self.d_fake_tracker.update_state(ops.sigmoid(fake_logits))
         return right_features
+
+    def _judge(self, images, embeddings):
+        """D in training mode on (images, captions): its logits `[B, 1]`, and its patch logits
+        `[B, h, w, 1]` (None without a patch head)."""
+        judged = self.discriminator({"image": images, "embedding": embeddings}, training=True)
+        if isinstance(judged, dict):
+            return judged["logits"], judged["patch_logits"]
+        return judged, None
 
     def _generator_step(self, right_features, batch, images, offset, local_size, global_size):
         """Updates G on D(G(z, h), h), with GAN-INT on interpolated embeddings, with the
@@ -345,10 +370,13 @@ class TextConditionalDCGAN(keras.Model):
             mixed_noise = self._noise(offset, local_size, global_size)
         with tf.GradientTape() as tape:
             fake = self.generator({"noise": noise, **right_features}, training=True)
-            per_example = g_loss_fn(self.discriminator({"image": fake, "embedding": right}, training=True))
+            fake_logits, fake_patches = self._judge(fake, right)
+            per_example = g_loss_fn(fake_logits)
+            if self.patch_weight:
+                per_example = per_example + self.patch_weight * g_loss_fn(fake_patches)
             if self.gan_int:
                 mixed_fake = self.generator({"noise": mixed_noise, "embedding": mixed}, training=True)
-                mixed_logits = self.discriminator({"image": mixed_fake, "embedding": mixed}, training=True)
+                mixed_logits, _ = self._judge(mixed_fake, mixed)
                 per_example = per_example + g_loss_fn(mixed_logits)
             if self.matching_weight > 0.0:
                 matching = self._matching_loss(fake, right_features, batch)
@@ -417,6 +445,7 @@ class TextConditionalDCGAN(keras.Model):
                 "matching_word_weight": self.matching_word_weight,
                 "matching_word_negatives": self.matching_word_negatives,
                 "reconstruction_weight": self.reconstruction_weight,
+                "patch_weight": self.patch_weight,
             }
         )
         return config

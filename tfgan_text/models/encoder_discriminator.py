@@ -12,6 +12,8 @@ teacher reads as the named shape, the heads keep learning against G: they see ho
 maps differ from real ones at every level, not only at the last.
 """
 
+import math
+
 import keras
 from keras import ops
 
@@ -33,6 +35,13 @@ class EncoderFeatureDiscriminator(keras.Model):
     . a linear map of the embedding) is added. Only the heads train; the encoder is frozen
     (`trainable = False`, batch norm in inference mode).
 
+    With `patch_head`, a second, unconditional head of its own judges patches of the pixels as
+    real or fake: a PatchGAN (Isola et al. 2017) of stride-2 4x4 convolutions + LeakyReLU(0.2)
+    down to the encoder's next-to-last map size (8x8 at 64 px, each cell seeing 22 px, a whole
+    object), then a 1x1 convolution to a logit per cell. It reads pixels, not the frozen
+    features: the encoder, trained to match captions, is blind to what it never needed, such as
+    the dark smudges G draws beside objects, and so are heads on its features.
+
     Args:
         image_encoder: a built `ImageEncoder` (stage 1's), frozen here.
         embedding_dim: int, size `E` of the sentence embedding.
@@ -40,10 +49,12 @@ class EncoderFeatureDiscriminator(keras.Model):
         levels: int >= 1, how many of the encoder's last maps are read.
         condition_dim: int, size of the compressed embedding.
         synchronized_batch_norm: bool, batch statistics over all replicas of a strategy.
+        patch_head: bool, add the unconditional patch head.
         **kwargs: passed to `keras.Model`.
 
     Inputs: a dict `{"image": float [B, S, S, 3] in [-1, 1], "embedding": float [B, E]}`.
-    Output: float logits `[B, 1]`.
+    Output: float logits `[B, 1]`; with `patch_head` a dict `{"logits": [B, 1],
+    "patch_logits": [B, h, w, 1]}`.
 
     Example:
         >>> encoder = ImageEncoder(embedding_dim=16, filters=(8, 16, 32, 64)); encoder.build((None, 64, 64, 3))
@@ -53,7 +64,7 @@ class EncoderFeatureDiscriminator(keras.Model):
     """
 
     def __init__(self, image_encoder, embedding_dim=256, width=64, levels=3, condition_dim=128,
-                 synchronized_batch_norm=True, **kwargs):
+                 synchronized_batch_norm=True, patch_head=False, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(image_encoder, ImageEncoder):
             raise UserError(f"image_encoder must be an ImageEncoder, got {type(image_encoder).__name__}")
@@ -69,6 +80,7 @@ class EncoderFeatureDiscriminator(keras.Model):
         self.levels = levels
         self.condition_dim = condition_dim
         self.synchronized_batch_norm = synchronized_batch_norm
+        self.patch_head = patch_head
         self.downs = [
             keras.Sequential([
                 keras.layers.Conv2D(width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=_weights()),
@@ -86,6 +98,8 @@ class EncoderFeatureDiscriminator(keras.Model):
             _batch_norm(synchronized_batch_norm, "joint_bn"),
             keras.layers.LeakyReLU(0.2),
         ], name="joint")
+        # Known in build, from the image size: the patch head's depth.
+        self.patch = None
         # Known in build, from the last map's shape: the projection's width, the score's kernel
         # (a valid convolution over the whole map).
         self.projection = None
@@ -95,7 +109,11 @@ class EncoderFeatureDiscriminator(keras.Model):
         image_shape = tuple(input_shape["image"])
         if not self.image_encoder.built:
             self.image_encoder.build(image_shape)
-        shapes = self.image_encoder.feature_map_shapes(image_shape)[-self.levels:]
+        all_shapes = self.image_encoder.feature_map_shapes(image_shape)
+        if self.patch_head:
+            self.patch = self._patch_network(image_shape[1] // all_shapes[-2][1])
+            self.patch.build(image_shape)
+        shapes = all_shapes[-self.levels:]
         x = shapes[0]
         for down, shape in zip(self.downs, shapes[1:]):
             down.build(x)
@@ -109,7 +127,8 @@ class EncoderFeatureDiscriminator(keras.Model):
         self.built = True
 
     def call(self, inputs, training=False):
-        maps = self.image_encoder.feature_maps(inputs["image"], training=False)[-self.levels:]
+        all_maps = self.image_encoder.feature_maps(inputs["image"], training=False)
+        maps = all_maps[-self.levels:]
         x = maps[0]
         for down, finer in zip(self.downs, maps[1:]):
             x = ops.concatenate([down(x, training=training), finer], axis=-1)
@@ -118,7 +137,20 @@ class EncoderFeatureDiscriminator(keras.Model):
         joint = self.joint(ops.concatenate([x, grid], axis=-1), training=training)
         logits = ops.reshape(self.score(joint), (-1, 1))
         match = ops.sum(ops.mean(x, axis=(1, 2)) * self.projection(inputs["embedding"]), axis=-1, keepdims=True)
-        return ops.cast(logits + match, "float32")
+        logits = ops.cast(logits + match, "float32")
+        if self.patch is None:
+            return logits
+        return {"logits": logits, "patch_logits": ops.cast(self.patch(inputs["image"]), "float32")}
+
+    def _patch_network(self, downscale):
+        """The patch head: log2(`downscale`) stride-2 convolutions, widths doubling from `width`
+        up to twice it, then a 1x1 convolution to one logit per cell."""
+        layers = []
+        for i in range(int(math.log2(downscale))):
+            layers += [keras.layers.Conv2D(self.width * min(2**i, 2), 4, strides=2, padding="same",
+                                           kernel_initializer=_weights()),
+                       keras.layers.LeakyReLU(0.2)]
+        return keras.Sequential([*layers, keras.layers.Conv2D(1, 1, kernel_initializer=_weights())], name="patch")
 
     def get_config(self):
         config = super().get_config()
@@ -129,6 +161,7 @@ class EncoderFeatureDiscriminator(keras.Model):
             "levels": self.levels,
             "condition_dim": self.condition_dim,
             "synchronized_batch_norm": self.synchronized_batch_norm,
+            "patch_head": self.patch_head,
         })
         return config
 

@@ -80,6 +80,8 @@ class DCGANSettings(RunSettings):
     min_count: int = 1
     discriminator: str = "dcgan"
     discriminator_levels: int = 3  # encoder_features: how many of the encoder's 4 maps D reads
+    # encoder_features: weight of an unconditional patch head's GAN loss (PatchGAN); 0: no head.
+    discriminator_patch_weight: float = 0.0
     spectral_norm: bool = False
     projection_discriminator: bool = False
     generator_upsampling: str = "transposed"
@@ -139,7 +141,8 @@ class DCGANSettings(RunSettings):
 
     ARCHITECTURE = (
         "image_size", "noise_dim", "ngf", "ndf", "text_encoder", "text_embedding_dim",
-        "text_hidden_dim", "max_length", "min_count", "discriminator", "discriminator_levels", "spectral_norm", "projection_discriminator",
+        "text_hidden_dim", "max_length", "min_count", "discriminator", "discriminator_levels",
+        "discriminator_patch_weight", "spectral_norm", "projection_discriminator",
         "generator_upsampling", "generator_conditioning", "generator_attention_sizes", "matching_weight", "matching_shape_negatives",
         "matching_color_negatives", "matching_position_negatives", "matching_word_weight",
         "matching_word_negatives",
@@ -154,7 +157,8 @@ class DCGANSettings(RunSettings):
                 raise UserError(f"{name.replace('_', '-')} must be an integer >= 0, got {value!r}")
         if not self.text_encoder_gamma > 0:
             raise UserError(f"text-encoder-gamma must be > 0, got {self.text_encoder_gamma!r}")
-        for name in ("matching_weight", "reconstruction_weight", "text_encoder_word_weight", "matching_word_weight"):
+        for name in ("matching_weight", "reconstruction_weight", "text_encoder_word_weight", "matching_word_weight",
+                     "discriminator_patch_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise UserError(f"{name.replace('_', '-')} must be a number >= 0, got {value!r}")
@@ -181,6 +185,9 @@ class DCGANSettings(RunSettings):
         if self.discriminator_levels not in range(1, len(STAGE_ONE_IMAGE_ENCODER_FILTERS) + 1):
             raise UserError(f"discriminator-levels must be in [1, {len(STAGE_ONE_IMAGE_ENCODER_FILTERS)}], "
                             f"got {self.discriminator_levels!r}")
+        if self.discriminator_patch_weight and self.discriminator != "encoder_features":
+            raise UserError(f"discriminator-patch-weight applies to the encoder_features discriminator, not "
+                            f"{self.discriminator!r}")
         if self.discriminator != "dcgan":
             for name in ("spectral_norm", "projection_discriminator"):
                 if getattr(self, name):
@@ -398,7 +405,7 @@ def _build_model(config, text_encoder, image_encoder=None, matching_swap_groups=
     if config.discriminator == "encoder_features":
         discriminator = EncoderFeatureDiscriminator(
             _frozen_copy(image_encoder, config.image_size), embedding_dim=config.text_hidden_dim, width=config.ndf,
-            levels=config.discriminator_levels,
+            levels=config.discriminator_levels, patch_head=config.discriminator_patch_weight > 0,
         )
         discriminator.build({"image": (None, config.image_size, config.image_size, 3),
                              "embedding": (None, config.text_hidden_dim)})
@@ -414,7 +421,7 @@ def _build_model(config, text_encoder, image_encoder=None, matching_swap_groups=
         matching_gamma=config.text_encoder_gamma,
         matching_swap_groups=matching_swap_groups or None, matching_word_weight=config.matching_word_weight,
         matching_word_negatives=config.matching_word_negatives,
-        reconstruction_weight=config.reconstruction_weight,
+        reconstruction_weight=config.reconstruction_weight, patch_weight=config.discriminator_patch_weight,
     )
     model.compile(
         d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
