@@ -117,7 +117,8 @@ def _add_dcgan_arguments(parser):
 
 TRAIN_FLAGS = {
     "data", "format", "epochs", "steps_per_epoch", "batch_size", "image_size", "seed", "text_encoder",
-    "text_encoder_epochs", "ngf", "ndf", "discriminator", "discriminator_levels", "discriminator_patch_weight", "loss", "label_smoothing", "spectral_norm", "projection_discriminator",
+    "text_encoder_epochs", "ngf", "ndf", "discriminator", "discriminator_levels", "discriminator_patch_weight",
+    "loss", "label_smoothing", "spectral_norm", "projection_discriminator",
     "generator_upsampling", "generator_conditioning", "generator_attention_sizes", "captions_per_image",
     "gan_int", "interpolation_beta", "checkpoint_every", "matching_weight", "matching_shape_negatives",
     "matching_color_negatives", "matching_position_negatives", "matching_word_weight", "text_encoder_word_weight",

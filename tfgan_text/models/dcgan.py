@@ -14,6 +14,7 @@ from keras import ops
 from tfgan_text import losses
 from tfgan_text.errors import UserError
 from tfgan_text.models.dcgan_networks import DCGANDiscriminator, DCGANGenerator
+from tfgan_text.models.freezing import set_trainable
 from tfgan_text.models.joint_embedding import counterfactual_features
 from tfgan_text.models.replicas import gather_replicas, replica_position
 
@@ -164,9 +165,9 @@ class TextConditionalDCGAN(keras.Model):
             raise UserError("GAN-INT does not combine with word attention in G: interpolated captions have no words")
         if not text_encoder.built:
             text_encoder.build((None, None))  # token ids [B, T]
-        self.text_encoder.trainable = train_text_encoder
+        set_trainable(self.text_encoder, train_text_encoder)
         if image_encoder is not None:
-            image_encoder.trainable = False
+            set_trainable(image_encoder, False)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")

@@ -19,6 +19,7 @@ from keras import ops
 
 from tfgan_text.errors import UserError
 from tfgan_text.models.dcgan_networks import _batch_norm, _weights
+from tfgan_text.models.freezing import set_trainable
 from tfgan_text.models.image_encoder import ImageEncoder
 
 
@@ -71,10 +72,7 @@ class EncoderFeatureDiscriminator(keras.Model):
         if not 1 <= levels <= len(image_encoder.filters):
             raise UserError(f"levels must be in [1, {len(image_encoder.filters)}] for this encoder, got {levels}")
         self.image_encoder = image_encoder
-        # Keras skips `trainable = False` on a layer already marked so, as a deserialized encoder
-        # is while its sublayers are not: unfreeze first so that the freeze reaches every weight.
-        self.image_encoder.trainable = True
-        self.image_encoder.trainable = False
+        set_trainable(self.image_encoder, False)
         self.embedding_dim = embedding_dim
         self.width = width
         self.levels = levels
