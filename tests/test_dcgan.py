@@ -8,6 +8,7 @@ from tests.test_case import TestCase, two_cpu_strategy
 from tfgan_text import losses
 from tfgan_text.errors import UserError
 from tfgan_text.models.dcgan import DCGANDiscriminator, DCGANGenerator, TextConditionalDCGAN
+from tfgan_text.models.differentiable_augmentation import random_shifts, translate
 from tfgan_text.models.encoder_discriminator import EncoderFeatureDiscriminator
 from tfgan_text.models.image_encoder import ImageEncoder
 from tfgan_text.models.text_encoder import WordRNNEncoder
@@ -492,6 +493,30 @@ class TextConditionalDCGANTest(TestCase):
                             atol=1e-5)
         self.assertEqual(self.assert_serialization_round_trip(patch_gan(2.0)).patch_weight, 2.0)
 
+    def test_augment_shift_moves_what_d_and_the_matching_encoder_see(self):
+        gan = _gan(augment_shift=0.125)  # 4 pixels at 32
+        images = tf.constant(_batch(4)["image"])
+        embedding = gan.encode_text(_batch(4)["token_ids"])
+        logits, _ = gan._judge(images, embedding)
+        # The model's augmentation seed generator is seeded like this one: the same shifts.
+        shifts = random_shifts(4, 4, keras.random.SeedGenerator(3))
+        self.assertGreater(np.abs(shifts.numpy()).sum(), 0)
+        expected = gan.discriminator({"image": translate(images, shifts, 4), "embedding": embedding}, training=True)
+        self.assertAllClose(logits, expected, atol=1e-5)
+        unshifted = gan.discriminator({"image": images, "embedding": embedding}, training=True)
+        self.assertNotAllClose(logits, unshifted)
+
+        # G's gradient reaches through the shift; the matching loss's encoder reads shifted images.
+        encoder = ImageEncoder(embedding_dim=EMBEDDING, filters=(4, 8), regions=False)
+        matched = _gan(augment_shift=0.125, image_encoder=encoder, matching_weight=1.0)
+        seen = []
+        encoder_call = encoder.call
+        encoder.call = lambda x, training=False: seen.append(x) or encoder_call(x, training=training)
+        matched._matching_loss(images, {"embedding": embedding}, {"token_ids": _batch(4)["token_ids"]})
+        self.assertAllClose(seen[0], translate(images, random_shifts(4, 4, keras.random.SeedGenerator(3)), 4))
+        self.assertEqual(self.assert_serialization_round_trip(gan).augment_shift, 0.125)
+        self.assertIs(_gan()._augment(images), images)
+
     def test_bad_options(self):
         gan = _gan()
         with self.assertRaisesRegex(UserError, "loss"):
@@ -510,6 +535,8 @@ class TextConditionalDCGANTest(TestCase):
             _gan(reconstruction_weight=-1.0)
         with self.assertRaisesRegex(UserError, "patch_weight > 0 needs a discriminator with a patch head"):
             _gan(patch_weight=1.0)
+        with self.assertRaisesRegex(UserError, r"augment_shift must be in \[0, 0.5\), got 0.5"):
+            _gan(augment_shift=0.5)
         with self.assertRaisesRegex(UserError, "matching swap group needs two or more distinct token ids"):
             _gan(matching_swap_groups=[[3, 3]])
 

@@ -103,6 +103,8 @@ class TrainDCGANTest(TestCase):
             train_dcgan(run, verbose=0, **{**TINY, "matching_weight": -1})
         with self.assertRaisesRegex(UserError, "reconstruction-weight must be a number >= 0, got -0.5"):
             train_dcgan(run, verbose=0, **{**TINY, "reconstruction_weight": -0.5})
+        with self.assertRaisesRegex(UserError, r"augment-shift must be a number in \[0, 0.5\), got 0.5"):
+            train_dcgan(run, verbose=0, **{**TINY, "augment_shift": 0.5})
         with self.assertRaisesRegex(UserError, "text-encoder-word-weight must be a number >= 0, got -1"):
             train_dcgan(run, verbose=0, **{**TINY, "text_encoder_word_weight": -1})
         with self.assertRaisesRegex(UserError, "matching-word-weight needs matching-weight > 0"):
@@ -180,11 +182,12 @@ class TrainDCGANTest(TestCase):
         run = os.path.join(self.temp_dir(), "run")
         model = train_dcgan(run, verbose=0, **{**TINY, "discriminator": "encoder_features", "discriminator_levels": 4,
                                                 "text_encoder_image_coordinates": True,
-                                                "discriminator_patch_weight": 0.5})
+                                                "discriminator_patch_weight": 0.5, "augment_shift": 0.0625})
         self.assertIsInstance(model.discriminator, EncoderFeatureDiscriminator)
         self.assertEqual(model.discriminator.levels, 4)
         self.assertTrue(model.discriminator.patch_head)
         self.assertEqual(model.patch_weight, 0.5)
+        self.assertEqual(model.augment_shift, 0.0625)  # trained with D's inputs shifted, in graph mode
         self.assertTrue(model.discriminator.image_encoder.coordinates)  # stage 1's CoordConv encoder
         self.assertIsNone(model.image_encoder)  # no matching loss: D alone reads stage 1's encoder
         stage_one = load_model(os.path.join(run, "image_encoder.keras"))

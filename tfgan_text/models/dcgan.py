@@ -14,6 +14,7 @@ from keras import ops
 from tfgan_text import losses
 from tfgan_text.errors import UserError
 from tfgan_text.models.dcgan_networks import DCGANDiscriminator, DCGANGenerator
+from tfgan_text.models.differentiable_augmentation import random_shifts, translate
 from tfgan_text.models.freezing import set_trainable
 from tfgan_text.models.joint_embedding import counterfactual_features
 from tfgan_text.models.replicas import gather_replicas, replica_position
@@ -79,6 +80,11 @@ class TextConditionalDCGAN(keras.Model):
         patch_weight: float >= 0, weight of the patch head's unconditional GAN loss (the
             model's `loss`, every cell a real/fake judgement, PatchGAN of Isola et al. 2017) in
             both players' losses, beside GAN-CLS on the global logit. 0 (default): no patch head.
+        augment_shift: float in [0, 0.5), DiffAugment's translation (Zhao et al. 2020): every
+            image D sees, real or generated, and every generated image the matching loss's
+            encoder sees, is first moved by its own random whole number of pixels, up to this
+            fraction of the image side, along each axis (reflected border); G's gradients flow
+            back through the shift. 0 (default): off.
         **kwargs: passed to `keras.Model`.
 
     Training batches are dicts (other keys are ignored):
@@ -118,6 +124,7 @@ class TextConditionalDCGAN(keras.Model):
         matching_word_weight=0.0,
         matching_word_negatives=False,
         patch_weight=0.0,
+        augment_shift=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -140,6 +147,8 @@ class TextConditionalDCGAN(keras.Model):
         if patch_weight and not getattr(discriminator, "patch_head", False):
             raise UserError("patch_weight > 0 needs a discriminator with a patch head "
                             "(EncoderFeatureDiscriminator(patch_head=True))")
+        if not 0.0 <= augment_shift < 0.5:
+            raise UserError(f"augment_shift must be in [0, 0.5), got {augment_shift}")
         for group in matching_swap_groups or []:
             if len(set(group)) != len(group) or len(group) < 2:
                 raise UserError(f"a matching swap group needs two or more distinct token ids, got {group}")
@@ -158,6 +167,8 @@ class TextConditionalDCGAN(keras.Model):
         self.matching_word_negatives = bool(matching_word_negatives)
         self.reconstruction_weight = float(reconstruction_weight)
         self.patch_weight = float(patch_weight)
+        self.augment_shift = float(augment_shift)
+        self.augment_seed_generator = keras.random.SeedGenerator(seed) if augment_shift else None
         # Tuples: Keras would track a list attribute, which then cannot be copied in a config.
         self.matching_swap_groups = tuple(tuple(int(i) for i in group) for group in matching_swap_groups or [])
         self.swap_seed_generator = keras.random.SeedGenerator(seed) if self.matching_swap_groups else None
@@ -345,10 +356,22 @@ class TextConditionalDCGAN(keras.Model):
         self.d_fake_tracker.update_state(ops.sigmoid(fake_logits))
         return right_features
 
+    def _augment(self, images):
+        """`images` each moved by a random shift (`augment_shift`); unchanged when it is 0.
+
+        Shifts are drawn for the global batch and sliced, as the noise (`_noise`)."""
+        max_shift = int(self.augment_shift * images.shape[1])
+        if not max_shift:
+            return images
+        local_size = ops.shape(images)[0]
+        offset, global_size = replica_position(local_size)
+        shifts = random_shifts(global_size, max_shift, self.augment_seed_generator)[offset : offset + local_size]
+        return translate(images, shifts, max_shift)
+
     def _judge(self, images, embeddings):
-        """D in training mode on (images, captions): its logits `[B, 1]`, and its patch logits
-        `[B, h, w, 1]` (None without a patch head)."""
-        judged = self.discriminator({"image": images, "embedding": embeddings}, training=True)
+        """D in training mode on (images, captions), each image shifted first (`augment_shift`):
+        its logits `[B, 1]`, and its patch logits `[B, h, w, 1]` (None without a patch head)."""
+        judged = self.discriminator({"image": self._augment(images), "embedding": embeddings}, training=True)
         if isinstance(judged, dict):
             return judged["logits"], judged["patch_logits"]
         return judged, None
@@ -396,9 +419,10 @@ class TextConditionalDCGAN(keras.Model):
 
     def _matching_loss(self, images, text_features, batch):
         """DAMSM loss `[B]` of images and their captions' `text_features`, through the frozen
-        image encoder (inference mode): the sentence loss, with the counterfactual negatives if
-        any, plus the word loss when `matching_word_weight` > 0."""
-        encoded = self.image_encoder(images, training=False)
+        image encoder (inference mode), each image shifted first (`augment_shift`): the sentence
+        loss, with the counterfactual negatives if any, plus the word loss when
+        `matching_word_weight` > 0."""
+        encoded = self.image_encoder(self._augment(images), training=False)
         text_embeddings = text_features["embedding"]
         content_key = batch.get("content_key")
         token_ids = ops.convert_to_tensor(batch["token_ids"])
@@ -447,6 +471,7 @@ class TextConditionalDCGAN(keras.Model):
                 "matching_word_negatives": self.matching_word_negatives,
                 "reconstruction_weight": self.reconstruction_weight,
                 "patch_weight": self.patch_weight,
+                "augment_shift": self.augment_shift,
             }
         )
         return config

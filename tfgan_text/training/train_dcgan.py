@@ -132,6 +132,9 @@ class DCGANSettings(RunSettings):
     matching_word_negatives: bool = False  # the matching negatives also enter that word loss
     # Weight of pix2pix's L1 term pulling G(z, h_i) towards real image i; 0: off, as Reed.
     reconstruction_weight: float = 0.0
+    # DiffAugment's translation: images D and the matching loss's encoder see are first moved
+    # by up to this fraction of the image side (0.0625: 4 pixels at 64); 0: off.
+    augment_shift: float = 0.0
     captions_per_image: int = 1
     gan_int: bool = True
     interpolation_beta: float = 0.5
@@ -172,6 +175,9 @@ class DCGANSettings(RunSettings):
             if getattr(self, f"{stage}_word_negatives") and not (getattr(self, f"{stage}_word_weight") and any(negatives)):
                 raise UserError(f"{flag(stage + '_word_negatives')} needs {flag(stage + '_word_weight')} > 0 and "
                                 f"{flag(stage)} hard negatives (shape, colour or place)")
+        if isinstance(self.augment_shift, bool) or not isinstance(self.augment_shift, (int, float)) \
+                or not 0.0 <= self.augment_shift < 0.5:
+            raise UserError(f"augment-shift must be a number in [0, 0.5), got {self.augment_shift!r}")
         if not 0.0 <= self.counterfactual_wrong_rate <= 1.0:
             raise UserError(f"counterfactual-wrong-rate must be in [0, 1], got {self.counterfactual_wrong_rate!r}")
         word_swaps = [name for name in WORD_SWAP_FIELDS if getattr(self, name)]
@@ -422,6 +428,7 @@ def _build_model(config, text_encoder, image_encoder=None, matching_swap_groups=
         matching_swap_groups=matching_swap_groups or None, matching_word_weight=config.matching_word_weight,
         matching_word_negatives=config.matching_word_negatives,
         reconstruction_weight=config.reconstruction_weight, patch_weight=config.discriminator_patch_weight,
+        augment_shift=config.augment_shift,
     )
     model.compile(
         d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
