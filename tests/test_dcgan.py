@@ -372,6 +372,24 @@ class TextConditionalDCGANTest(TestCase):
             g_matching.append(gan.train_on_batch(batch, return_dict=True)["g_matching"])
         self.assertGreater(g_matching[1], g_matching[0] + 1e-3)
 
+    def test_image_matching_loss_is_the_contrast_of_generated_and_real_images_under_the_encoder(self):
+        batch = {**_batch(4), "content_key": np.array([0, 1, 2, 2])}
+        image_encoder = ImageEncoder(embedding_dim=EMBEDDING, filters=(8, 16))
+        image_encoder.build((None, 32, 32, 3))
+        without = _gan(gan_int=False)
+        with_term = _gan(gan_int=False, image_encoder=image_encoder, image_matching_weight=2.0)
+        with_term.set_weights(without.get_weights()[: len(without.weights)] + image_encoder.get_weights())
+        # G's step draws the model's second noise (D's step the first).
+        draws = keras.random.SeedGenerator(3)
+        noise = [keras.random.normal((4, 100), seed=draws) for _ in range(2)][1]
+        right = without.encode_text(batch["token_ids"])
+        fake = without.generator({"noise": noise, "embedding": right}, training=True)
+        expected = losses.symmetric_matching_loss(image_encoder(fake)["global"], image_encoder(batch["image"])["global"],
+                                                  10.0, batch["content_key"])
+        logs = self.assert_one_more_generator_term(without, with_term, batch, "g_image_matching", 2.0)
+        self.assertAllClose(logs[1]["g_image_matching"], np.mean(expected), atol=1e-5)
+        self.assertEqual(self.assert_serialization_round_trip(with_term).image_matching_weight, 2.0)
+
     def test_matching_word_weight_adds_damsm_word_loss_to_the_matching_term(self):
         batch = {**_batch(4), "content_key": np.array([0, 1, 2, 3])}
         image_encoder = ImageEncoder(embedding_dim=EMBEDDING, filters=(8, 16))
@@ -506,14 +524,22 @@ class TextConditionalDCGANTest(TestCase):
         unshifted = gan.discriminator({"image": images, "embedding": embedding}, training=True)
         self.assertNotAllClose(logits, unshifted)
 
-        # G's gradient reaches through the shift; the matching loss's encoder reads shifted images.
+        # The frozen encoder of G's image matching term reads the real images shifted too.
         encoder = ImageEncoder(embedding_dim=EMBEDDING, filters=(4, 8), regions=False)
-        matched = _gan(augment_shift=0.125, image_encoder=encoder, matching_weight=1.0)
+        matched = _gan(augment_shift=0.125, image_encoder=encoder, image_matching_weight=1.0, gan_int=False)
+        matched.compile()
         seen = []
         encoder_call = encoder.call
         encoder.call = lambda x, training=False: seen.append(x) or encoder_call(x, training=training)
-        matched._matching_loss(images, {"embedding": embedding}, {"token_ids": _batch(4)["token_ids"]})
-        self.assertAllClose(seen[0], translate(images, random_shifts(4, 4, keras.random.SeedGenerator(3)), 4))
+        batch = _batch(4)
+        matched._generator_step({"embedding": embedding}, batch, images, 0, 4, 4)
+        self.assertEqual(len(seen), 2)  # G's images, then the real ones
+        grid = np.array([(row, column) for row in range(-4, 5) for column in range(-4, 5)], "int32")
+        for image, real_seen in zip(images, seen[1]):
+            every_shift = translate(tf.repeat(image[None], len(grid), axis=0), grid, 4)
+            matches = np.all(np.isclose(every_shift, real_seen[None]), axis=(1, 2, 3))
+            self.assertEqual(matches.sum(), 1)  # one of the 81 shifts
+        self.assertNotAllClose(seen[1], images)
         self.assertEqual(self.assert_serialization_round_trip(gan).augment_shift, 0.125)
         self.assertIs(_gan()._augment(images), images)
 
@@ -535,6 +561,10 @@ class TextConditionalDCGANTest(TestCase):
             _gan(reconstruction_weight=-1.0)
         with self.assertRaisesRegex(UserError, "patch_weight > 0 needs a discriminator with a patch head"):
             _gan(patch_weight=1.0)
+        with self.assertRaisesRegex(UserError, "image_matching_weight > 0 needs the image_encoder"):
+            _gan(image_matching_weight=1.0)
+        with self.assertRaisesRegex(UserError, "image_matching_weight must be >= 0"):
+            _gan(image_matching_weight=-1.0)
         with self.assertRaisesRegex(UserError, r"augment_shift must be in \[0, 0.5\), got 0.5"):
             _gan(augment_shift=0.5)
         with self.assertRaisesRegex(UserError, "matching swap group needs two or more distinct token ids"):

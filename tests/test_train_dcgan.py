@@ -103,6 +103,8 @@ class TrainDCGANTest(TestCase):
             train_dcgan(run, verbose=0, **{**TINY, "matching_weight": -1})
         with self.assertRaisesRegex(UserError, "reconstruction-weight must be a number >= 0, got -0.5"):
             train_dcgan(run, verbose=0, **{**TINY, "reconstruction_weight": -0.5})
+        with self.assertRaisesRegex(UserError, "image-matching-weight must be a number >= 0, got -1"):
+            train_dcgan(run, verbose=0, **{**TINY, "image_matching_weight": -1})
         with self.assertRaisesRegex(UserError, r"augment-shift must be a number in \[0, 0.5\), got 0.5"):
             train_dcgan(run, verbose=0, **{**TINY, "augment_shift": 0.5})
         with self.assertRaisesRegex(UserError, "text-encoder-word-weight must be a number >= 0, got -1"):
@@ -137,6 +139,14 @@ class TrainDCGANTest(TestCase):
         with self.assertRaisesRegex(UserError, "matching-weight needs stage 1's image encoder.*start a new run"):
             train_dcgan(run, resume=True, epochs=2, verbose=0)
         self.assertEqual(tree_digest(run), before)
+
+    def test_image_matching_run_reads_stage_one_image_encoder_without_the_caption_matching_loss(self):
+        run = os.path.join(self.temp_dir(), "run")
+        model = train_dcgan(run, verbose=0, **{**TINY, "image_matching_weight": 2.0})
+        self.assertEqual((model.matching_weight, model.image_matching_weight), (0.0, 2.0))
+        self.assertTrue(np.isfinite(model.history.history["g_image_matching"]).all())
+        stage_one = load_model(os.path.join(run, "image_encoder.keras"))
+        self.assertAllClose(model.image_encoder.get_weights(), stage_one.get_weights())  # frozen
 
     def test_conditional_batch_norm_run_trains_its_caption_maps(self):
         run = os.path.join(self.temp_dir(), "run")

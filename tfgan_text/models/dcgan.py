@@ -53,7 +53,7 @@ class TextConditionalDCGAN(keras.Model):
         seed: int or None, seed of the model's `keras.random.SeedGenerator` for the noise.
         image_encoder: optional frozen image encoder of the text encoder's joint embedding
             (an `ImageEncoder` trained with it in stage 1, giving `{"global": [B, E]}`), needed
-            when `matching_weight` > 0.
+            when `matching_weight` or `image_matching_weight` > 0.
         matching_weight: float >= 0, weight of the DAMSM sentence loss in the generator's loss
             (AttnGAN's lambda, 5 on birds): generated image i must match caption i better than
             the batch's other captions under the frozen joint embedding, which gives G a direct
@@ -73,6 +73,13 @@ class TextConditionalDCGAN(keras.Model):
             match less well than caption i (`hard_negative_matching_loss`). The batch's other
             captions differ in every attribute at once, so G can win against them on colour and
             place alone; a caption differing only in shape can only be beaten by the shape.
+        image_matching_weight: float >= 0, weight of XMC-GAN's image-image contrastive loss in
+            the generator's loss (Zhang et al. 2021, "Cross-Modal Contrastive Learning for
+            Text-to-Image Generation"): under the frozen image encoder, generated image i must be
+            nearer real image i than the batch's other real images (`symmetric_matching_loss`
+            of the two global features, scale `matching_gamma`). The caption's words say what
+            to draw; the real image shows it, every feature of it, so G cannot satisfy the
+            encoder with a pattern that only tips the caption comparison. 0 (default): off.
         reconstruction_weight: float >= 0, weight of pix2pix's L1 term in the generator's loss
             (`losses.paired_l1_loss`, Isola et al. 2017, lambda 100): G(z, h_i) is pulled
             towards real image i. A dense signal for everything the caption fixes, at the cost
@@ -125,6 +132,7 @@ class TextConditionalDCGAN(keras.Model):
         matching_word_negatives=False,
         patch_weight=0.0,
         augment_shift=0.0,
+        image_matching_weight=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -136,6 +144,10 @@ class TextConditionalDCGAN(keras.Model):
             raise UserError(f"reconstruction_weight must be >= 0, got {reconstruction_weight}")
         if matching_weight > 0.0 and image_encoder is None:
             raise UserError("matching_weight > 0 needs the image_encoder of the text encoder's joint embedding")
+        if not image_matching_weight >= 0.0:
+            raise UserError(f"image_matching_weight must be >= 0, got {image_matching_weight}")
+        if image_matching_weight > 0.0 and image_encoder is None:
+            raise UserError("image_matching_weight > 0 needs the image_encoder of the text encoder's joint embedding")
         if not matching_word_weight >= 0.0:
             raise UserError(f"matching_word_weight must be >= 0, got {matching_word_weight}")
         if matching_word_weight and not (matching_weight > 0.0 and getattr(image_encoder, "regions", False)):
@@ -166,6 +178,7 @@ class TextConditionalDCGAN(keras.Model):
         self.matching_word_weight = float(matching_word_weight)
         self.matching_word_negatives = bool(matching_word_negatives)
         self.reconstruction_weight = float(reconstruction_weight)
+        self.image_matching_weight = float(image_matching_weight)
         self.patch_weight = float(patch_weight)
         self.augment_shift = float(augment_shift)
         self.augment_seed_generator = keras.random.SeedGenerator(seed) if augment_shift else None
@@ -187,6 +200,7 @@ class TextConditionalDCGAN(keras.Model):
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
         self.g_matching_tracker = keras.metrics.Mean(name="g_matching")
         self.g_reconstruction_tracker = keras.metrics.Mean(name="g_reconstruction")
+        self.g_image_matching_tracker = keras.metrics.Mean(name="g_image_matching")
         # All weights live in the three (built) networks: nothing is left to build, and `fit`
         # under a strategy must not try to build the model by calling it on a training batch.
         self.built = True
@@ -194,8 +208,8 @@ class TextConditionalDCGAN(keras.Model):
     @property
     def metrics(self):
         """Epoch means of the losses and of D's sigmoid(logit) on (real, right), (real, wrong), (fake, right);
-        with the matching or reconstruction loss on, also of that loss alone (`g_matching`,
-        `g_reconstruction`, unweighted).
+        with the matching, reconstruction or image matching loss on, also of that loss alone
+        (`g_matching`, `g_reconstruction`, `g_image_matching`, unweighted).
 
         NaN losses stay NaN in the logs (`d_loss`, `g_loss`), for a callback to stop on.
         """
@@ -210,6 +224,8 @@ class TextConditionalDCGAN(keras.Model):
             trackers.append(self.g_matching_tracker)
         if self.reconstruction_weight > 0.0:
             trackers.append(self.g_reconstruction_tracker)
+        if self.image_matching_weight > 0.0:
+            trackers.append(self.g_image_matching_tracker)
         return trackers
 
     def compile(self, d_optimizer=None, g_optimizer=None, loss="gan_cls", label_smoothing=0.0, **kwargs):
@@ -378,12 +394,13 @@ class TextConditionalDCGAN(keras.Model):
 
     def _generator_step(self, right_features, batch, images, offset, local_size, global_size):
         """Updates G on D(G(z, h), h), with GAN-INT on interpolated embeddings, with the
-        matching loss on the match of G(z, h) and its caption, and with the reconstruction
-        loss on the distance of G(z, h) to the real image.
+        matching loss on the match of G(z, h) and its caption, with the image matching loss on
+        the match of G(z, h) and the real image, and with the reconstruction loss on the
+        distance of G(z, h) to the real image.
 
         D runs in training mode (batch statistics, as in its own step); its trainable weights
-        are not updated here. The matching loss's negatives are the other captions of this
-        replica's batch.
+        are not updated here. The matching losses' negatives are the other captions (real
+        images) of this replica's batch.
         """
         g_loss_fn = GAN_LOSSES[self.gan_loss][1]
         noise = self._noise(offset, local_size, global_size)
@@ -402,9 +419,16 @@ class TextConditionalDCGAN(keras.Model):
                 mixed_fake = self.generator({"noise": mixed_noise, "embedding": mixed}, training=True)
                 mixed_logits, _ = self._judge(mixed_fake, mixed)
                 per_example = per_example + g_loss_fn(mixed_logits)
+            if self.matching_weight > 0.0 or self.image_matching_weight > 0.0:
+                encoded = self.image_encoder(self._augment(fake), training=False)
             if self.matching_weight > 0.0:
-                matching = self._matching_loss(fake, right_features, batch)
+                matching = self._matching_loss(encoded, right_features, batch)
                 per_example = per_example + self.matching_weight * matching
+            if self.image_matching_weight > 0.0:
+                real_encoded = self.image_encoder(self._augment(images), training=False)["global"]
+                image_matching = losses.symmetric_matching_loss(
+                    encoded["global"], ops.stop_gradient(real_encoded), self.matching_gamma, batch.get("content_key"))
+                per_example = per_example + self.image_matching_weight * image_matching
             if self.reconstruction_weight > 0.0:
                 reconstruction = losses.paired_l1_loss(fake, images)
                 per_example = per_example + self.reconstruction_weight * reconstruction
@@ -416,13 +440,13 @@ class TextConditionalDCGAN(keras.Model):
             self.g_matching_tracker.update_state(matching)
         if self.reconstruction_weight > 0.0:
             self.g_reconstruction_tracker.update_state(reconstruction)
+        if self.image_matching_weight > 0.0:
+            self.g_image_matching_tracker.update_state(image_matching)
 
-    def _matching_loss(self, images, text_features, batch):
-        """DAMSM loss `[B]` of images and their captions' `text_features`, through the frozen
-        image encoder (inference mode), each image shifted first (`augment_shift`): the sentence
-        loss, with the counterfactual negatives if any, plus the word loss when
-        `matching_word_weight` > 0."""
-        encoded = self.image_encoder(self._augment(images), training=False)
+    def _matching_loss(self, encoded, text_features, batch):
+        """DAMSM loss `[B]` of images, as the frozen image encoder sees them (`encoded`), and
+        their captions' `text_features`: the sentence loss, with the counterfactual negatives if
+        any, plus the word loss when `matching_word_weight` > 0."""
         text_embeddings = text_features["embedding"]
         content_key = batch.get("content_key")
         token_ids = ops.convert_to_tensor(batch["token_ids"])
@@ -470,6 +494,7 @@ class TextConditionalDCGAN(keras.Model):
                 "matching_word_weight": self.matching_word_weight,
                 "matching_word_negatives": self.matching_word_negatives,
                 "reconstruction_weight": self.reconstruction_weight,
+                "image_matching_weight": self.image_matching_weight,
                 "patch_weight": self.patch_weight,
                 "augment_shift": self.augment_shift,
             }

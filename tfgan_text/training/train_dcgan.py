@@ -130,6 +130,9 @@ class DCGANSettings(RunSettings):
     # Weight of DAMSM's word loss beside the sentence loss in G's matching term (AttnGAN: 1).
     matching_word_weight: float = 0.0
     matching_word_negatives: bool = False  # the matching negatives also enter that word loss
+    # Weight of XMC-GAN's image-image contrastive loss in G's loss: through stage 1's frozen
+    # image encoder, G(z, h_i) must be nearer real image i than the batch's other real images.
+    image_matching_weight: float = 0.0
     # Weight of pix2pix's L1 term pulling G(z, h_i) towards real image i; 0: off, as Reed.
     reconstruction_weight: float = 0.0
     # DiffAugment's translation: images D and the matching loss's encoder see are first moved
@@ -148,7 +151,7 @@ class DCGANSettings(RunSettings):
         "discriminator_patch_weight", "spectral_norm", "projection_discriminator",
         "generator_upsampling", "generator_conditioning", "generator_attention_sizes", "matching_weight", "matching_shape_negatives",
         "matching_color_negatives", "matching_position_negatives", "matching_word_weight",
-        "matching_word_negatives",
+        "matching_word_negatives", "image_matching_weight",
     )
 
     def check(self):
@@ -161,7 +164,7 @@ class DCGANSettings(RunSettings):
         if not self.text_encoder_gamma > 0:
             raise UserError(f"text-encoder-gamma must be > 0, got {self.text_encoder_gamma!r}")
         for name in ("matching_weight", "reconstruction_weight", "text_encoder_word_weight", "matching_word_weight",
-                     "discriminator_patch_weight"):
+                     "discriminator_patch_weight", "image_matching_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise UserError(f"{name.replace('_', '-')} must be a number >= 0, got {value!r}")
@@ -340,6 +343,8 @@ def _needs_image_encoder(config):
     """What in stage 2 reads stage 1's image encoder (the matching loss, D), or None."""
     if config.matching_weight > 0:
         return "matching-weight"
+    if config.image_matching_weight > 0:
+        return "image-matching-weight"
     if config.discriminator == "encoder_features":
         return "discriminator encoder_features"
     return None
@@ -423,7 +428,8 @@ def _build_model(config, text_encoder, image_encoder=None, matching_swap_groups=
     model = TextConditionalDCGAN(
         generator, discriminator, text_encoder, gan_int=config.gan_int,
         interpolation_beta=config.interpolation_beta, seed=config.seed,
-        image_encoder=image_encoder if config.matching_weight > 0 else None, matching_weight=config.matching_weight,
+        image_encoder=image_encoder if config.matching_weight > 0 or config.image_matching_weight > 0 else None,
+        matching_weight=config.matching_weight, image_matching_weight=config.image_matching_weight,
         matching_gamma=config.text_encoder_gamma,
         matching_swap_groups=matching_swap_groups or None, matching_word_weight=config.matching_word_weight,
         matching_word_negatives=config.matching_word_negatives,
