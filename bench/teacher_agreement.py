@@ -11,7 +11,12 @@ On the canonical captions of `val` images, prints one JSON line with, for the re
 for images generated from their captions: the teacher's `swap_<attribute>` figures (the
 fraction of images that match their own caption better than the caption with one object's
 colour, shape, size or place changed, as `bench/text_embedding_separation.py`) and the
-classifier's exact-set colour and shape accuracy (`tfgan_text.metrics.attribute_classifier`).
+classifier's exact-set colour and shape accuracy (`tfgan_text.metrics.attribute_classifier`);
+and, for scenes of one object, `<real|generated>_shape_picks`: for each named shape, how many
+images the teacher gives to each of the 8 shapes (the shape variant of the caption it scores
+highest) and how many the classifier gives to each (its most probable shape), in the order of
+`shapes.ATTRIBUTE_NAMES["shape"]`: which shapes G draws as another, and whether the teacher
+sees it.
 
     python bench/teacher_agreement.py --teacher RUN_DIR [--model MODEL_DIR]
 
@@ -27,14 +32,40 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from text_embedding_separation import separation  # noqa: E402  (bench/, beside this file)
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from text_embedding_separation import _unit, separation  # noqa: E402  (bench/, beside this file)
 
 from tfgan_text.data import shapes  # noqa: E402
 from tfgan_text.generate import generate_images  # noqa: E402
-from tfgan_text.metrics.attribute_classifier import attribute_accuracy, load_or_train  # noqa: E402
+from tfgan_text.metrics.attribute_classifier import attribute_accuracy, load_or_train, predict_probabilities  # noqa: E402
 from tfgan_text.models import load_model  # noqa: E402
 from tfgan_text.text.tokenizer import Tokenizer  # noqa: E402
 from tfgan_text.training.train_dcgan import IMAGE_ENCODER_FILE, TEXT_ENCODER_FILE  # noqa: E402
+
+
+def shape_picks(text_encoder, image_encoder, tokenize, classifier, attributes, images):
+    """`{named shape: {"teacher": counts [8], "classifier": counts [8]}}` over one-object scenes."""
+    names = shapes.ATTRIBUTE_NAMES["shape"]
+    alone = np.nonzero(attributes["shape"][:, 1] < 0)[0]
+    variants = []  # [8][n]: each scene's caption with its shape set to each shape
+    for shape in range(len(names)):
+        captions = []
+        for i in alone:
+            scene = {name: np.array(values[i]) for name, values in attributes.items()}
+            scene["shape"][0] = shape
+            captions.append(shapes.describe(scene))
+        variants.append(_unit(text_encoder(tokenize(tf.constant(captions)), training=False)["sentence"]))
+    pixels = images[alone].astype("float32") / 127.5 - 1.0
+    image_embeddings = _unit(image_encoder(pixels, training=False)["global"])
+    teacher = np.argmax(np.stack([np.sum(v * image_embeddings, axis=1) for v in variants], axis=1), axis=1)
+    classifier_pick = np.argmax(predict_probabilities(classifier, images[alone])["shape"], axis=1)
+    named = attributes["shape"][alone, 0]
+    return {
+        names[shape]: {"teacher": np.bincount(teacher[named == shape], minlength=len(names)).tolist(),
+                       "classifier": np.bincount(classifier_pick[named == shape], minlength=len(names)).tolist()}
+        for shape in range(len(names))
+    }
 
 
 def main():
@@ -65,6 +96,8 @@ def main():
         accuracy = attribute_accuracy(classifier, images, attributes)
         for key in ("color_accuracy", "shape_accuracy"):
             figures[f"{name}_classifier_{key}"] = round(float(accuracy[key]), 4)
+        figures[f"{name}_shape_picks"] = shape_picks(text_encoder, image_encoder, tokenize, classifier, attributes,
+                                                     images)
     print(json.dumps(figures))
 
 
