@@ -427,7 +427,7 @@ class TextConditionalDCGAN(keras.Model):
             if self.image_matching_weight > 0.0:
                 real_encoded = self.image_encoder(self._augment(images), training=False)["global"]
                 image_matching = losses.symmetric_matching_loss(
-                    encoded["global"], ops.stop_gradient(real_encoded), self.matching_gamma, batch.get("content_key"))
+                    encoded["global"], real_encoded, self.matching_gamma, batch.get("content_key"))
                 per_example = per_example + self.image_matching_weight * image_matching
             if self.reconstruction_weight > 0.0:
                 reconstruction = losses.paired_l1_loss(fake, images)

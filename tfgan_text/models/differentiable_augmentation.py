@@ -33,4 +33,3 @@ def translate(images, shifts, max_shift):
     columns = starts[:, 1:] + ops.arange(width, dtype="int32")[None, :]
     moved = tf.gather(padded, rows, axis=1, batch_dims=1)
     return tf.gather(moved, columns, axis=2, batch_dims=1)
-
