@@ -8,7 +8,7 @@ from tests.test_case import TestCase, two_cpu_strategy
 from tfgan_text import losses
 from tfgan_text.errors import UserError
 from tfgan_text.models.dcgan import DCGANDiscriminator, DCGANGenerator, TextConditionalDCGAN
-from tfgan_text.models.differentiable_augmentation import random_shifts, translate
+from tfgan_text.models.differentiable_augmentation import cut_out, random_centres, random_shifts, translate
 from tfgan_text.models.encoder_discriminator import EncoderFeatureDiscriminator
 from tfgan_text.models.image_encoder import ImageEncoder
 from tfgan_text.models.text_encoder import WordRNNEncoder
@@ -541,7 +541,35 @@ class TextConditionalDCGANTest(TestCase):
             self.assertEqual(matches.sum(), 1)  # one of the 81 shifts
         self.assertNotAllClose(seen[1], images)
         self.assertEqual(self.assert_serialization_round_trip(gan).augment_shift, 0.125)
-        self.assertIs(_gan()._augment(images), images)
+        self.assertIs(_gan()._shift(images), images)
+
+    def test_augment_cutout_greys_out_what_d_sees_but_not_the_matching_encoder(self):
+        gan = _gan(augment_shift=0.125, augment_cutout=0.5)  # 4-pixel shifts, 16-pixel squares at 32
+        images = tf.constant(_batch(4)["image"])
+        embedding = gan.encode_text(_batch(4)["token_ids"])
+        logits, _ = gan._judge(images, embedding)
+        # The same-seeded generator draws the shifts, then the centres.
+        seeds = keras.random.SeedGenerator(3)
+        shifts = random_shifts(4, 4, seeds)
+        centres = random_centres(4, 32, seeds)
+        seen = cut_out(translate(images, shifts, 4), centres, 16)
+        expected = gan.discriminator({"image": seen, "embedding": embedding}, training=True)
+        self.assertAllClose(logits, expected, atol=1e-5)
+        shifted_only = gan.discriminator({"image": translate(images, shifts, 4), "embedding": embedding},
+                                         training=True)
+        self.assertNotAllClose(logits, shifted_only)
+
+        # G's matching encoder reads its images shifted, never cut out: no grey square.
+        encoder = ImageEncoder(embedding_dim=EMBEDDING, filters=(4, 8), regions=False)
+        matched = _gan(augment_cutout=0.5, image_encoder=encoder, image_matching_weight=1.0, gan_int=False)
+        matched.compile()
+        read = []
+        encoder_call = encoder.call
+        encoder.call = lambda x, training=False: read.append(x) or encoder_call(x, training=training)
+        matched._generator_step({"embedding": embedding}, _batch(4), images, 0, 4, 4)
+        self.assertAllClose(read[1], images)  # the real images, as they are
+        self.assertEqual(self.assert_serialization_round_trip(gan).augment_cutout, 0.5)
+        self.assertIs(_gan()._cut_out(images), images)
 
     def test_bad_options(self):
         gan = _gan()
@@ -567,6 +595,8 @@ class TextConditionalDCGANTest(TestCase):
             _gan(image_matching_weight=-1.0)
         with self.assertRaisesRegex(UserError, r"augment_shift must be in \[0, 0.5\), got 0.5"):
             _gan(augment_shift=0.5)
+        with self.assertRaisesRegex(UserError, r"augment_cutout must be in \[0, 1\), got 1.0"):
+            _gan(augment_cutout=1.0)
         with self.assertRaisesRegex(UserError, "matching swap group needs two or more distinct token ids"):
             _gan(matching_swap_groups=[[3, 3]])
 

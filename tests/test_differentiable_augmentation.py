@@ -1,11 +1,11 @@
-"""DiffAugment translation: whole-pixel shifts with a reflected border, differentiable."""
+"""DiffAugment translation (whole-pixel shifts with a reflected border) and cutout, differentiable."""
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tests.test_case import TestCase
-from tfgan_text.models.differentiable_augmentation import random_shifts, translate
+from tfgan_text.models.differentiable_augmentation import cut_out, random_centres, random_shifts, translate
 
 
 def _numpy_translate(image, rows, columns):
@@ -47,3 +47,32 @@ class TranslateTest(TestCase):
             self.assertAllEqual(np.unique(shifts[:, axis]), [-2, -1, 0, 1, 2])
         again = random_shifts(2000, 2, keras.random.SeedGenerator(0)).numpy()
         self.assertAllEqual(shifts, again)  # seeded
+
+
+class CutOutTest(TestCase):
+    def test_greys_out_each_images_own_square_clipped_at_the_border(self):
+        images = np.random.default_rng(0).uniform(-1, 1, (3, 8, 8, 2)).astype("float32")
+        centres = np.array([[4, 4], [0, 7], [6, 1]], "int32")
+        out = cut_out(tf.constant(images), tf.constant(centres), cutout_size=4).numpy()
+        for image, result, (row, column) in zip(images, out, centres):
+            expected = image.copy()
+            expected[max(row - 2, 0) : row + 2, max(column - 2, 0) : column + 2] = 0.0
+            self.assertAllEqual(result, expected)
+        self.assertEqual(int(np.sum(out[0] == 0.0)), 4 * 4 * 2)  # the whole square inside the image
+        self.assertEqual(int(np.sum(out[1] == 0.0)), 2 * 3 * 2)  # clipped at the top and the right
+
+    def test_no_gradient_under_the_square(self):
+        images = tf.Variable(np.ones((1, 6, 6, 1), "float32"))
+        with tf.GradientTape() as tape:
+            score = tf.reduce_sum(cut_out(images, tf.constant([[1, 1]]), cutout_size=2))
+        gradient = tape.gradient(score, images).numpy()[0, :, :, 0]
+        expected = np.ones((6, 6), "float32")
+        expected[0:2, 0:2] = 0.0
+        self.assertAllEqual(gradient, expected)
+
+    def test_random_centres_cover_the_image_and_only_it(self):
+        centres = random_centres(2000, 5, keras.random.SeedGenerator(0)).numpy()
+        self.assertEqual(centres.dtype, np.int32)
+        for axis in range(2):
+            self.assertAllEqual(np.unique(centres[:, axis]), [0, 1, 2, 3, 4])
+        self.assertAllEqual(centres, random_centres(2000, 5, keras.random.SeedGenerator(0)).numpy())

@@ -107,6 +107,8 @@ class TrainDCGANTest(TestCase):
             train_dcgan(run, verbose=0, **{**TINY, "image_matching_weight": -1})
         with self.assertRaisesRegex(UserError, r"augment-shift must be a number in \[0, 0.5\), got 0.5"):
             train_dcgan(run, verbose=0, **{**TINY, "augment_shift": 0.5})
+        with self.assertRaisesRegex(UserError, r"augment-cutout must be a number in \[0, 1\), got 1"):
+            train_dcgan(run, verbose=0, **{**TINY, "augment_cutout": 1})
         with self.assertRaisesRegex(UserError, "text-encoder-word-weight must be a number >= 0, got -1"):
             train_dcgan(run, verbose=0, **{**TINY, "text_encoder_word_weight": -1})
         with self.assertRaisesRegex(UserError, "matching-word-weight needs matching-weight > 0"):
@@ -192,12 +194,14 @@ class TrainDCGANTest(TestCase):
         run = os.path.join(self.temp_dir(), "run")
         model = train_dcgan(run, verbose=0, **{**TINY, "discriminator": "encoder_features", "discriminator_levels": 4,
                                                 "text_encoder_image_coordinates": True,
-                                                "discriminator_patch_weight": 0.5, "augment_shift": 0.0625})
+                                                "discriminator_patch_weight": 0.5, "augment_shift": 0.0625,
+                                                "augment_cutout": 0.5})
         self.assertIsInstance(model.discriminator, EncoderFeatureDiscriminator)
         self.assertEqual(model.discriminator.levels, 4)
         self.assertTrue(model.discriminator.patch_head)
         self.assertEqual(model.patch_weight, 0.5)
-        self.assertEqual(model.augment_shift, 0.0625)  # trained with D's inputs shifted, in graph mode
+        self.assertEqual(model.augment_shift, 0.0625)  # trained with D's inputs shifted and cut out, in graph mode
+        self.assertEqual(model.augment_cutout, 0.5)
         self.assertTrue(model.discriminator.image_encoder.coordinates)  # stage 1's CoordConv encoder
         self.assertIsNone(model.image_encoder)  # no matching loss: D alone reads stage 1's encoder
         stage_one = load_model(os.path.join(run, "image_encoder.keras"))

@@ -116,6 +116,8 @@ def _add_dcgan_arguments(parser):
                         help="weight of XMC-GAN's image-image contrastive loss: G(z, caption) near its real image (0: off)")
     parser.add_argument("--augment-shift", type=float, default=None,
                         help="DiffAugment: shift images D and the matching loss see by up to this fraction of a side (0: off)")
+    parser.add_argument("--augment-cutout", type=float, default=None,
+                        help="DiffAugment: grey out a random square of this fraction of the side in images D sees (0: off)")
     parser.add_argument("--checkpoint-every", type=_positive_int, default=None, help="steps between checkpoints")
 
 
@@ -127,7 +129,7 @@ TRAIN_FLAGS = {
     "gan_int", "interpolation_beta", "checkpoint_every", "matching_weight", "matching_shape_negatives",
     "matching_color_negatives", "matching_position_negatives", "matching_word_weight", "text_encoder_word_weight",
     "matching_word_negatives",
-    "reconstruction_weight", "augment_shift", "image_matching_weight",
+    "reconstruction_weight", "augment_shift", "augment_cutout", "image_matching_weight",
 }
 
 

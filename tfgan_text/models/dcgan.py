@@ -14,7 +14,7 @@ from keras import ops
 from tfgan_text import losses
 from tfgan_text.errors import UserError
 from tfgan_text.models.dcgan_networks import DCGANDiscriminator, DCGANGenerator
-from tfgan_text.models.differentiable_augmentation import random_shifts, translate
+from tfgan_text.models.differentiable_augmentation import cut_out, random_centres, random_shifts, translate
 from tfgan_text.models.freezing import set_trainable
 from tfgan_text.models.joint_embedding import counterfactual_features
 from tfgan_text.models.replicas import gather_replicas, replica_position
@@ -92,6 +92,11 @@ class TextConditionalDCGAN(keras.Model):
             encoder sees, is first moved by its own random whole number of pixels, up to this
             fraction of the image side, along each axis (reflected border); G's gradients flow
             back through the shift. 0 (default): off.
+        augment_cutout: float in [0, 1), DiffAugment's cutout: every image D sees, real or
+            generated, after its shift, has a square of this fraction of the image side (their
+            0.5) at a random place set to grey; only D's view (a frozen matching encoder asked
+            whether image i shows caption i must see every object the caption names). 0
+            (default): off.
         **kwargs: passed to `keras.Model`.
 
     Training batches are dicts (other keys are ignored):
@@ -132,6 +137,7 @@ class TextConditionalDCGAN(keras.Model):
         matching_word_negatives=False,
         patch_weight=0.0,
         augment_shift=0.0,
+        augment_cutout=0.0,
         image_matching_weight=0.0,
         **kwargs,
     ):
@@ -161,6 +167,8 @@ class TextConditionalDCGAN(keras.Model):
                             "(EncoderFeatureDiscriminator(patch_head=True))")
         if not 0.0 <= augment_shift < 0.5:
             raise UserError(f"augment_shift must be in [0, 0.5), got {augment_shift}")
+        if not 0.0 <= augment_cutout < 1.0:
+            raise UserError(f"augment_cutout must be in [0, 1), got {augment_cutout}")
         for group in matching_swap_groups or []:
             if len(set(group)) != len(group) or len(group) < 2:
                 raise UserError(f"a matching swap group needs two or more distinct token ids, got {group}")
@@ -181,7 +189,8 @@ class TextConditionalDCGAN(keras.Model):
         self.image_matching_weight = float(image_matching_weight)
         self.patch_weight = float(patch_weight)
         self.augment_shift = float(augment_shift)
-        self.augment_seed_generator = keras.random.SeedGenerator(seed) if augment_shift else None
+        self.augment_cutout = float(augment_cutout)
+        self.augment_seed_generator = keras.random.SeedGenerator(seed) if augment_shift or augment_cutout else None
         # Tuples: Keras would track a list attribute, which then cannot be copied in a config.
         self.matching_swap_groups = tuple(tuple(int(i) for i in group) for group in matching_swap_groups or [])
         self.swap_seed_generator = keras.random.SeedGenerator(seed) if self.matching_swap_groups else None
@@ -372,22 +381,36 @@ class TextConditionalDCGAN(keras.Model):
         self.d_fake_tracker.update_state(ops.sigmoid(fake_logits))
         return right_features
 
-    def _augment(self, images):
-        """`images` each moved by a random shift (`augment_shift`); unchanged when it is 0.
-
-        Shifts are drawn for the global batch and sliced, as the noise (`_noise`)."""
+    def _shift(self, images):
+        """`images` each moved by a random shift (`augment_shift`); unchanged when it is 0."""
         max_shift = int(self.augment_shift * images.shape[1])
         if not max_shift:
             return images
-        local_size = ops.shape(images)[0]
-        offset, global_size = replica_position(local_size)
-        shifts = random_shifts(global_size, max_shift, self.augment_seed_generator)[offset : offset + local_size]
+        shifts = self._replica_rows(images, lambda count: random_shifts(count, max_shift, self.augment_seed_generator))
         return translate(images, shifts, max_shift)
 
+    def _cut_out(self, images):
+        """`images` each with a grey square at a random place (`augment_cutout`); unchanged when it is 0."""
+        cutout_size = int(self.augment_cutout * images.shape[1])
+        if not cutout_size:
+            return images
+        size = images.shape[1]
+        centres = self._replica_rows(images, lambda count: random_centres(count, size, self.augment_seed_generator))
+        return cut_out(images, centres, cutout_size)
+
+    def _replica_rows(self, images, draw):
+        """This replica's rows of `draw(global batch size)`: drawn for the global batch and
+        sliced, as the noise (`_noise`), so each example gets what one-device training gives it."""
+        local_size = ops.shape(images)[0]
+        offset, global_size = replica_position(local_size)
+        return draw(global_size)[offset : offset + local_size]
+
     def _judge(self, images, embeddings):
-        """D in training mode on (images, captions), each image shifted first (`augment_shift`):
-        its logits `[B, 1]`, and its patch logits `[B, h, w, 1]` (None without a patch head)."""
-        judged = self.discriminator({"image": self._augment(images), "embedding": embeddings}, training=True)
+        """D in training mode on (images, captions), each image shifted (`augment_shift`) then
+        cut out (`augment_cutout`) first: its logits `[B, 1]`, and its patch logits
+        `[B, h, w, 1]` (None without a patch head)."""
+        seen = self._cut_out(self._shift(images))
+        judged = self.discriminator({"image": seen, "embedding": embeddings}, training=True)
         if isinstance(judged, dict):
             return judged["logits"], judged["patch_logits"]
         return judged, None
@@ -420,12 +443,12 @@ class TextConditionalDCGAN(keras.Model):
                 mixed_logits, _ = self._judge(mixed_fake, mixed)
                 per_example = per_example + g_loss_fn(mixed_logits)
             if self.matching_weight > 0.0 or self.image_matching_weight > 0.0:
-                encoded = self.image_encoder(self._augment(fake), training=False)
+                encoded = self.image_encoder(self._shift(fake), training=False)
             if self.matching_weight > 0.0:
                 matching = self._matching_loss(encoded, right_features, batch)
                 per_example = per_example + self.matching_weight * matching
             if self.image_matching_weight > 0.0:
-                real_encoded = self.image_encoder(self._augment(images), training=False)["global"]
+                real_encoded = self.image_encoder(self._shift(images), training=False)["global"]
                 image_matching = losses.symmetric_matching_loss(
                     encoded["global"], real_encoded, self.matching_gamma, batch.get("content_key"))
                 per_example = per_example + self.image_matching_weight * image_matching
@@ -497,6 +520,7 @@ class TextConditionalDCGAN(keras.Model):
                 "image_matching_weight": self.image_matching_weight,
                 "patch_weight": self.patch_weight,
                 "augment_shift": self.augment_shift,
+                "augment_cutout": self.augment_cutout,
             }
         )
         return config

@@ -138,6 +138,9 @@ class DCGANSettings(RunSettings):
     # DiffAugment's translation: images D and the matching loss's encoder see are first moved
     # by up to this fraction of the image side (0.0625: 4 pixels at 64); 0: off.
     augment_shift: float = 0.0
+    # DiffAugment's cutout: each image D sees (only D) has a grey square of this fraction of the
+    # image side at a random place, after its shift (DiffAugment: 0.5); 0: off.
+    augment_cutout: float = 0.0
     captions_per_image: int = 1
     gan_int: bool = True
     interpolation_beta: float = 0.5
@@ -181,6 +184,9 @@ class DCGANSettings(RunSettings):
         if isinstance(self.augment_shift, bool) or not isinstance(self.augment_shift, (int, float)) \
                 or not 0.0 <= self.augment_shift < 0.5:
             raise UserError(f"augment-shift must be a number in [0, 0.5), got {self.augment_shift!r}")
+        if isinstance(self.augment_cutout, bool) or not isinstance(self.augment_cutout, (int, float)) \
+                or not 0.0 <= self.augment_cutout < 1.0:
+            raise UserError(f"augment-cutout must be a number in [0, 1), got {self.augment_cutout!r}")
         if not 0.0 <= self.counterfactual_wrong_rate <= 1.0:
             raise UserError(f"counterfactual-wrong-rate must be in [0, 1], got {self.counterfactual_wrong_rate!r}")
         word_swaps = [name for name in WORD_SWAP_FIELDS if getattr(self, name)]
@@ -434,7 +440,7 @@ def _build_model(config, text_encoder, image_encoder=None, matching_swap_groups=
         matching_swap_groups=matching_swap_groups or None, matching_word_weight=config.matching_word_weight,
         matching_word_negatives=config.matching_word_negatives,
         reconstruction_weight=config.reconstruction_weight, patch_weight=config.discriminator_patch_weight,
-        augment_shift=config.augment_shift,
+        augment_shift=config.augment_shift, augment_cutout=config.augment_cutout,
     )
     model.compile(
         d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
