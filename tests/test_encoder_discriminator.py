@@ -50,6 +50,33 @@ class EncoderFeatureDiscriminatorTest(TestCase):
         self.assertTrue(any(not np.array_equal(old, v.numpy())
                             for old, v in zip(heads_before, discriminator.trainable_variables)))
 
+    def test_fine_tuned_its_blocks_train_but_not_its_statistics_or_projections(self):
+        encoder = _encoder()
+        before = {id(v): np.array(v.numpy()) for v in encoder.variables}
+        discriminator = EncoderFeatureDiscriminator(encoder, embedding_dim=EMBEDDING, width=4, fine_tune_encoder=True)
+        inputs = _inputs()
+        discriminator(inputs)
+        trained = {id(v) for v in discriminator.trainable_variables}
+        self.assertTrue({id(v) for block in encoder.blocks for v in block.trainable_variables} <= trained)
+        optimizer = keras.optimizers.Adam(0.1)
+        for _ in range(3):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(discriminator(inputs, training=True) - 1.0))
+            optimizer.apply(tape.gradient(loss, discriminator.trainable_variables), discriminator.trainable_variables)
+        blocks = [v for block in encoder.blocks for v in block.trainable_variables]
+        self.assertEqual({id(v) for v in encoder.trainable_variables}, {id(v) for v in blocks})  # no projection
+        self.assertTrue(all(not np.array_equal(before[id(v)], v.numpy()) for v in blocks))
+        self.assertTrue(any("moving" in v.path for v in encoder.non_trainable_variables))
+        for v in encoder.non_trainable_variables:  # moving means and variances: stage 1's; the projections
+            self.assertAllEqual(before[id(v)], v.numpy())
+        path = os.path.join(self.temp_dir(), "d.keras")
+        discriminator.save(path)
+        loaded = load_model(path)
+        self.assertTrue(loaded.fine_tune_encoder)
+        loaded_trained = {id(v) for v in loaded.trainable_variables}
+        self.assertTrue({id(v) for v in loaded.image_encoder.trainable_variables} <= loaded_trained)
+        self.assertAllClose(loaded(inputs), discriminator(inputs), atol=1e-6)
+
     def test_logit_depends_on_the_image_and_on_the_caption(self):
         discriminator = EncoderFeatureDiscriminator(_encoder(), embedding_dim=EMBEDDING, width=4)
         inputs, other = _inputs(seed=0), _inputs(seed=1)

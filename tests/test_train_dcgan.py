@@ -129,11 +129,17 @@ class TrainDCGANTest(TestCase):
         run = os.path.join(self.temp_dir(), "run")
         # DAMSM as AttnGAN: the word loss beside the sentence loss, in stage 1 and in G's term.
         word_losses = {"text_encoder_word_weight": 1.0, "matching_word_weight": 0.5}
-        model = train_dcgan(run, verbose=0, **{**TINY, "matching_weight": 1.0, **word_losses})
+        # D fine-tunes its own copy of stage 1's image encoder; the teacher stays frozen.
+        fine_tuned_d = {"discriminator": "encoder_features", "discriminator_fine_tune": True}
+        model = train_dcgan(run, verbose=0, **{**TINY, "matching_weight": 1.0, **word_losses, **fine_tuned_d})
         self.assertEqual((model.matching_weight, model.matching_word_weight), (1.0, 0.5))
         self.assertIn("g_matching", model.history.history)
         stage_one = load_model(os.path.join(run, "image_encoder.keras"))
         self.assertAllClose(model.image_encoder.get_weights(), stage_one.get_weights())  # frozen
+        self.assertTrue(model.discriminator.fine_tune_encoder)
+        moved = [not np.allclose(a, b) for a, b in zip(model.discriminator.image_encoder.get_weights(),
+                                                        stage_one.get_weights())]
+        self.assertTrue(any(moved))
         self.assertEqual(load_model(os.path.join(run, "model.keras")).matching_word_weight, 0.5)
 
         os.remove(os.path.join(run, "image_encoder.keras"))
@@ -187,6 +193,8 @@ class TrainDCGANTest(TestCase):
                              ({"discriminator_levels": 5}, r"discriminator-levels must be in \[1, 4\], got 5"),
                              ({"discriminator_patch_weight": 1.0},
                               "discriminator-patch-weight applies to the encoder_features discriminator, not 'dcgan'"),
+                             ({"discriminator_fine_tune": True},
+                              "discriminator-fine-tune applies to the encoder_features discriminator, not 'dcgan'"),
                              ({"discriminator": "encoder_features", "discriminator_patch_weight": -1.0},
                               "discriminator-patch-weight must be a number >= 0")):
             with self.assertRaisesRegex(UserError, message):

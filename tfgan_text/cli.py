@@ -86,6 +86,8 @@ def _add_dcgan_arguments(parser):
                         help="encoder_features: how many of the image encoder's last maps D reads (3)")
     parser.add_argument("--discriminator-patch-weight", type=float, default=None,
                         help="encoder_features: weight of an unconditional patch head's GAN loss (PatchGAN; 0: off)")
+    parser.add_argument("--discriminator-fine-tune", action="store_const", const=True, default=None,
+                        help="encoder_features: D's copy of stage 1's image encoder trains with its heads")
     parser.add_argument("--spectral-norm", action="store_const", const=True, default=None)
     parser.add_argument("--projection-discriminator", action="store_const", const=True, default=None,
                         help="add the projection term (image features . text) to D's logit")
@@ -124,6 +126,7 @@ def _add_dcgan_arguments(parser):
 TRAIN_FLAGS = {
     "data", "format", "epochs", "steps_per_epoch", "batch_size", "image_size", "seed", "text_encoder",
     "text_encoder_epochs", "ngf", "ndf", "discriminator", "discriminator_levels", "discriminator_patch_weight",
+    "discriminator_fine_tune",
     "loss", "label_smoothing", "spectral_norm", "projection_discriminator",
     "generator_upsampling", "generator_conditioning", "generator_attention_sizes", "captions_per_image",
     "gan_int", "interpolation_beta", "checkpoint_every", "matching_weight", "matching_shape_negatives",

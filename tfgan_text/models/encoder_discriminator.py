@@ -34,7 +34,7 @@ class EncoderFeatureDiscriminator(keras.Model):
     concatenated, a 1x1 convolution + batch norm + LeakyReLU and a valid convolution over the
     whole map give a logit, and the projection term of Miyato & Koyama 2018 (pooled features
     . a linear map of the embedding) is added. Only the heads train; the encoder is frozen
-    (`trainable = False`, batch norm in inference mode).
+    (`trainable = False`, batch norm in inference mode) unless `fine_tune_encoder`.
 
     With `patch_head`, a second, unconditional head of its own judges patches of the pixels as
     real or fake: a PatchGAN (Isola et al. 2017) of stride-2 4x4 convolutions + LeakyReLU(0.2)
@@ -42,6 +42,12 @@ class EncoderFeatureDiscriminator(keras.Model):
     object), then a 1x1 convolution to a logit per cell. It reads pixels, not the frozen
     features: the encoder, trained to match captions, is blind to what it never needed, such as
     the dark smudges G draws beside objects, and so are heads on its features.
+
+    With `fine_tune_encoder`, the encoder's convolution blocks train with the heads (its batch norm stays
+    in inference mode, on stage 1's statistics): D starts from what stage 1 learned but is no
+    longer held to it. A frozen encoder shares its blindness with the matching loss's teacher,
+    the same network: a figure that stage 1's encoder reads as a star looks like a star to the
+    heads too, whatever the pixels show.
 
     Args:
         image_encoder: a built `ImageEncoder` (stage 1's), frozen here.
@@ -51,6 +57,7 @@ class EncoderFeatureDiscriminator(keras.Model):
         condition_dim: int, size of the compressed embedding.
         synchronized_batch_norm: bool, batch statistics over all replicas of a strategy.
         patch_head: bool, add the unconditional patch head.
+        fine_tune_encoder: bool, the encoder's convolution blocks train with D's heads (default: frozen).
         **kwargs: passed to `keras.Model`.
 
     Inputs: a dict `{"image": float [B, S, S, 3] in [-1, 1], "embedding": float [B, E]}`.
@@ -65,14 +72,19 @@ class EncoderFeatureDiscriminator(keras.Model):
     """
 
     def __init__(self, image_encoder, embedding_dim=256, width=64, levels=3, condition_dim=128,
-                 synchronized_batch_norm=True, patch_head=False, **kwargs):
+                 synchronized_batch_norm=True, patch_head=False, fine_tune_encoder=False, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(image_encoder, ImageEncoder):
             raise UserError(f"image_encoder must be an ImageEncoder, got {type(image_encoder).__name__}")
         if not 1 <= levels <= len(image_encoder.filters):
             raise UserError(f"levels must be in [1, {len(image_encoder.filters)}] for this encoder, got {levels}")
         self.image_encoder = image_encoder
-        set_trainable(self.image_encoder, False)
+        self.fine_tune_encoder = bool(fine_tune_encoder)
+        set_trainable(self.image_encoder, self.fine_tune_encoder)
+        if self.fine_tune_encoder:  # only its convolution blocks: D reads their maps, not the projections
+            for projection in (image_encoder.global_projection, getattr(image_encoder, "region_projection", None)):
+                if projection is not None:
+                    set_trainable(projection, False)
         self.embedding_dim = embedding_dim
         self.width = width
         self.levels = levels
@@ -160,6 +172,7 @@ class EncoderFeatureDiscriminator(keras.Model):
             "condition_dim": self.condition_dim,
             "synchronized_batch_norm": self.synchronized_batch_norm,
             "patch_head": self.patch_head,
+            "fine_tune_encoder": self.fine_tune_encoder,
         })
         return config
 

@@ -82,6 +82,9 @@ class DCGANSettings(RunSettings):
     discriminator_levels: int = 3  # encoder_features: how many of the encoder's 4 maps D reads
     # encoder_features: weight of an unconditional patch head's GAN loss (PatchGAN); 0: no head.
     discriminator_patch_weight: float = 0.0
+    # encoder_features: the encoder's weights train with D's heads (its own copy; the matching
+    # loss's teacher stays frozen).
+    discriminator_fine_tune: bool = False
     spectral_norm: bool = False
     projection_discriminator: bool = False
     generator_upsampling: str = "transposed"
@@ -151,7 +154,7 @@ class DCGANSettings(RunSettings):
     ARCHITECTURE = (
         "image_size", "noise_dim", "ngf", "ndf", "text_encoder", "text_embedding_dim",
         "text_hidden_dim", "max_length", "min_count", "discriminator", "discriminator_levels",
-        "discriminator_patch_weight", "spectral_norm", "projection_discriminator",
+        "discriminator_patch_weight", "discriminator_fine_tune", "spectral_norm", "projection_discriminator",
         "generator_upsampling", "generator_conditioning", "generator_attention_sizes", "matching_weight", "matching_shape_negatives",
         "matching_color_negatives", "matching_position_negatives", "matching_word_weight",
         "matching_word_negatives", "image_matching_weight",
@@ -200,9 +203,9 @@ class DCGANSettings(RunSettings):
         if self.discriminator_levels not in range(1, len(STAGE_ONE_IMAGE_ENCODER_FILTERS) + 1):
             raise UserError(f"discriminator-levels must be in [1, {len(STAGE_ONE_IMAGE_ENCODER_FILTERS)}], "
                             f"got {self.discriminator_levels!r}")
-        if self.discriminator_patch_weight and self.discriminator != "encoder_features":
-            raise UserError(f"discriminator-patch-weight applies to the encoder_features discriminator, not "
-                            f"{self.discriminator!r}")
+        for name in ("discriminator_patch_weight", "discriminator_fine_tune"):
+            if getattr(self, name) and self.discriminator != "encoder_features":
+                raise UserError(f"{flag(name)} applies to the encoder_features discriminator, not {self.discriminator!r}")
         if self.discriminator != "dcgan":
             for name in ("spectral_norm", "projection_discriminator"):
                 if getattr(self, name):
@@ -366,7 +369,7 @@ def _saved_image_encoder(run):
     return load_model(path)
 
 
-def _frozen_copy(image_encoder, image_size):
+def _encoder_copy(image_encoder, image_size):
     """A copy of `image_encoder` with its weights, for D: the matching loss keeps the original,
     and each model saves the encoder it holds."""
     copy = ImageEncoder.from_config(image_encoder.get_config())
@@ -421,8 +424,9 @@ def _build_model(config, text_encoder, image_encoder=None, matching_swap_groups=
     )
     if config.discriminator == "encoder_features":
         discriminator = EncoderFeatureDiscriminator(
-            _frozen_copy(image_encoder, config.image_size), embedding_dim=config.text_hidden_dim, width=config.ndf,
+            _encoder_copy(image_encoder, config.image_size), embedding_dim=config.text_hidden_dim, width=config.ndf,
             levels=config.discriminator_levels, patch_head=config.discriminator_patch_weight > 0,
+            fine_tune_encoder=config.discriminator_fine_tune,
         )
         discriminator.build({"image": (None, config.image_size, config.image_size, 3),
                              "embedding": (None, config.text_hidden_dim)})
