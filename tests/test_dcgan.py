@@ -39,6 +39,17 @@ def _gan(image_size=32, spectral_norm=False, encoder_outputs="tensor", **kwargs)
     )
 
 
+def _image_matching_gan_recording_encoder_inputs(**kwargs):
+    """A GAN with G's image matching term, and the list its frozen encoder appends each input to."""
+    encoder = ImageEncoder(embedding_dim=EMBEDDING, filters=(4, 8), regions=False)
+    gan = _gan(image_encoder=encoder, image_matching_weight=1.0, gan_int=False, **kwargs)
+    gan.compile()
+    inputs = []
+    encoder_call = encoder.call
+    encoder.call = lambda x, training=False: inputs.append(x) or encoder_call(x, training=training)
+    return gan, inputs
+
+
 def _batch(size=4, captions=None, image_size=32, seed=0):
     """A training batch dict; `captions=K` gives token ids [B, K, T]."""
     rng = np.random.default_rng(seed)
@@ -525,14 +536,8 @@ class TextConditionalDCGANTest(TestCase):
         self.assertNotAllClose(logits, unshifted)
 
         # The frozen encoder of G's image matching term reads the real images shifted too.
-        encoder = ImageEncoder(embedding_dim=EMBEDDING, filters=(4, 8), regions=False)
-        matched = _gan(augment_shift=0.125, image_encoder=encoder, image_matching_weight=1.0, gan_int=False)
-        matched.compile()
-        seen = []
-        encoder_call = encoder.call
-        encoder.call = lambda x, training=False: seen.append(x) or encoder_call(x, training=training)
-        batch = _batch(4)
-        matched._generator_step({"embedding": embedding}, batch, images, 0, 4, 4)
+        matched, seen = _image_matching_gan_recording_encoder_inputs(augment_shift=0.125)
+        matched._generator_step({"embedding": embedding}, _batch(4), images, 0, 4, 4)
         self.assertEqual(len(seen), 2)  # G's images, then the real ones
         grid = np.array([(row, column) for row in range(-4, 5) for column in range(-4, 5)], "int32")
         for image, real_seen in zip(images, seen[1]):
@@ -560,12 +565,7 @@ class TextConditionalDCGANTest(TestCase):
         self.assertNotAllClose(logits, shifted_only)
 
         # G's matching encoder reads its images shifted, never cut out: no grey square.
-        encoder = ImageEncoder(embedding_dim=EMBEDDING, filters=(4, 8), regions=False)
-        matched = _gan(augment_cutout=0.5, image_encoder=encoder, image_matching_weight=1.0, gan_int=False)
-        matched.compile()
-        read = []
-        encoder_call = encoder.call
-        encoder.call = lambda x, training=False: read.append(x) or encoder_call(x, training=training)
+        matched, read = _image_matching_gan_recording_encoder_inputs(augment_cutout=0.5)
         matched._generator_step({"embedding": embedding}, _batch(4), images, 0, 4, 4)
         self.assertAllClose(read[1], images)  # the real images, as they are
         self.assertEqual(self.assert_serialization_round_trip(gan).augment_cutout, 0.5)

@@ -43,14 +43,14 @@ class EncoderFeatureDiscriminator(keras.Model):
     features: the encoder, trained to match captions, is blind to what it never needed, such as
     the dark smudges G draws beside objects, and so are heads on its features.
 
-    With `fine_tune_encoder`, the encoder's convolution blocks train with the heads (its batch norm stays
-    in inference mode, on stage 1's statistics): D starts from what stage 1 learned but is no
-    longer held to it. A frozen encoder shares its blindness with the matching loss's teacher,
+    With `fine_tune_encoder`, the encoder's convolution blocks train with the heads (its batch
+    norm stays in inference mode, on stage 1's statistics): D starts from what stage 1 learned
+    but is no longer held to it. A frozen encoder shares its blindness with the matching loss's teacher,
     the same network: a figure that stage 1's encoder reads as a star looks like a star to the
     heads too, whatever the pixels show.
 
     Args:
-        image_encoder: a built `ImageEncoder` (stage 1's), frozen here.
+        image_encoder: a built `ImageEncoder` (stage 1's), frozen here unless `fine_tune_encoder`.
         embedding_dim: int, size `E` of the sentence embedding.
         width: int, width of the heads' convolutions.
         levels: int >= 1, how many of the encoder's last maps are read.

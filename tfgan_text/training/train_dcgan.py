@@ -82,8 +82,8 @@ class DCGANSettings(RunSettings):
     discriminator_levels: int = 3  # encoder_features: how many of the encoder's 4 maps D reads
     # encoder_features: weight of an unconditional patch head's GAN loss (PatchGAN); 0: no head.
     discriminator_patch_weight: float = 0.0
-    # encoder_features: the encoder's weights train with D's heads (its own copy; the matching
-    # loss's teacher stays frozen).
+    # encoder_features: the encoder's convolution blocks train with D's heads (its own copy; the
+    # matching loss's teacher stays frozen).
     discriminator_fine_tune: bool = False
     spectral_norm: bool = False
     projection_discriminator: bool = False
@@ -184,12 +184,10 @@ class DCGANSettings(RunSettings):
             if getattr(self, f"{stage}_word_negatives") and not (getattr(self, f"{stage}_word_weight") and any(negatives)):
                 raise UserError(f"{flag(stage + '_word_negatives')} needs {flag(stage + '_word_weight')} > 0 and "
                                 f"{flag(stage)} hard negatives (shape, colour or place)")
-        if isinstance(self.augment_shift, bool) or not isinstance(self.augment_shift, (int, float)) \
-                or not 0.0 <= self.augment_shift < 0.5:
-            raise UserError(f"augment-shift must be a number in [0, 0.5), got {self.augment_shift!r}")
-        if isinstance(self.augment_cutout, bool) or not isinstance(self.augment_cutout, (int, float)) \
-                or not 0.0 <= self.augment_cutout < 1.0:
-            raise UserError(f"augment-cutout must be a number in [0, 1), got {self.augment_cutout!r}")
+        for name, upper in (("augment_shift", 0.5), ("augment_cutout", 1.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < upper:
+                raise UserError(f"{flag(name)} must be a number in [0, {upper:g}), got {value!r}")
         if not 0.0 <= self.counterfactual_wrong_rate <= 1.0:
             raise UserError(f"counterfactual-wrong-rate must be in [0, 1], got {self.counterfactual_wrong_rate!r}")
         word_swaps = [name for name in WORD_SWAP_FIELDS if getattr(self, name)]
