@@ -9,6 +9,10 @@ object and of two); and the diversity over the noise: the
 per-pixel standard deviation (in [0, 1] units) of images drawn for one caption with different
 noise, averaged over pixels and 100 `test` captions (0: G ignores the noise).
 
+Each figure of the generated images is also given at every checkpoint the run kept (the last
+three, 200 steps apart; `stopping_points`) with its mean over them (`mean_over_stopping_points`):
+one run's figures move by several points with where its budget happens to stop.
+
 Run: `python bench/dcgan_quality.py --minutes 30 --out runs/quality [--set spectral_norm=true ...]`;
 `--evaluate-only` scores the model already trained in `--out` (its `model.keras`) without training.
 
@@ -18,6 +22,7 @@ work compare at the same number of steps (quote the idle machine's time per step
 """
 
 import argparse
+import functools
 import json
 import os
 import time
@@ -34,6 +39,7 @@ from tfgan_text.metrics.attribute_classifier import (  # noqa: E402
     attribute_accuracy, load_or_train, predict_probabilities, set_accuracy,
 )
 from tfgan_text.text.tokenizer import Tokenizer  # noqa: E402
+from tfgan_text.training.checkpoints import kept_checkpoints, restore_model_variables  # noqa: E402
 from tfgan_text.training.train_dcgan import train_dcgan  # noqa: E402
 
 
@@ -98,6 +104,26 @@ def evaluate(model, tokenizer, classifier, image_size, seed, num_examples):
     return figures
 
 
+def stopping_point_figures(model, run_dir, final, score):
+    """The generated images' figures at each checkpoint the run kept (the last is the final
+    model, scored as `final`; `score()` scores the model as it is), and their means: where a
+    budget happens to stop moves one run's figures by several points.
+
+    Leaves the model with the weights of the oldest kept checkpoint.
+    """
+    kept = kept_checkpoints(os.path.join(run_dir, "checkpoints"))
+    if not kept:
+        return {}
+    names = [name for name in final if "_real_" not in name and name != "test_noise_diversity"]
+    points = [{"gan_steps": kept[-1][0], **{name: final[name] for name in names}}]
+    for step, path in reversed(kept[:-1]):
+        restore_model_variables(model, path)
+        scored = score()
+        points.insert(0, {"gan_steps": step, **{name: scored[name] for name in names}})
+    means = {name: round(float(np.mean([point[name] for point in points])), 4) for name in names}
+    return {"stopping_points": points, "mean_over_stopping_points": means}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget of training (both stages)")
@@ -129,7 +155,10 @@ def main():
                         gan_steps=int(model.d_optimizer.iterations.numpy()))
     classifier = load_or_train(image_size=args.image_size)
     figures = {"benchmark": "dcgan_quality", "image_size": args.image_size, "batch_size": args.batch_size, **settings}
-    figures.update(evaluate(model, Tokenizer(args.out), classifier, args.image_size, args.seed, args.eval_examples))
+    score = functools.partial(evaluate, model, Tokenizer(args.out), classifier, args.image_size, args.seed,
+                              args.eval_examples)
+    final = score()
+    figures.update(final, **stopping_point_figures(model, args.out, final, score))
     figures["total_wall_s"] = round(time.perf_counter() - start, 1)
     print(json.dumps(figures))
 

@@ -18,7 +18,7 @@ from tfgan_text.errors import UserError
 from tfgan_text.models import load_model
 from tfgan_text.models.encoder_discriminator import EncoderFeatureDiscriminator
 from tfgan_text.text.vocabulary import Vocabulary
-from tfgan_text.training.checkpoints import TrainingCheckpoint
+from tfgan_text.training.checkpoints import TrainingCheckpoint, kept_checkpoints, restore_model_variables
 from tfgan_text.training.train_dcgan import DCGANSettings, train_dcgan
 
 TINY = dict(
@@ -250,12 +250,25 @@ class TrainDCGANTest(TestCase):
         self.assertEqual(words[3:], [["left", "right"], ["top", "bottom"], ["left", "right"]])
         self.assertTrue(np.isfinite(model.history.history["g_matching"]).all())
 
-    def test_checkpoint_of_another_architecture_is_refused(self):
+    def test_kept_checkpoints_restore_into_the_saved_model_and_not_into_another_architecture(self):
         run = os.path.join(self.temp_dir(), "run")
-        train_dcgan(run, verbose=0, **TINY)
+        trained = train_dcgan(run, verbose=0, **TINY)
         other = train_dcgan(os.path.join(self.temp_dir(), "other"), verbose=0, **{**TINY, "ngf": 16})
         with self.assertRaisesRegex(UserError, "does not fit this model"):
             TrainingCheckpoint(os.path.join(run, "checkpoints")).restore(other)
+
+        kept = kept_checkpoints(os.path.join(run, "checkpoints"))
+        self.assertEqual([step for step, _ in kept], [2, 3])
+        loaded = load_model(os.path.join(run, "model.keras"))
+        final = [variable.numpy() for variable in trained.variables]
+        final_generator = [variable.numpy() for variable in trained.generator.variables]
+        restore_model_variables(loaded, kept[0][1])  # one step before the end: G's weights differ
+        self.assertFalse(all(np.array_equal(a, b.numpy()) for a, b in zip(final_generator, loaded.generator.variables)))
+        restore_model_variables(loaded, kept[1][1])  # the last: the trained model's, in order
+        for expected, variable in zip(final, loaded.variables, strict=True):
+            self.assertAllEqual(variable.numpy(), expected, msg=variable.path)
+        with self.assertRaisesRegex(UserError, "does not fit this model"):
+            restore_model_variables(other, kept[1][1])
 
 
 class KillAndResumeTest(TestCase):

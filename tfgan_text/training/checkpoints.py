@@ -77,11 +77,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         manager = self._checkpoint_manager(model)
         if manager.latest_checkpoint is None:
             return 0
-        try:
-            manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as error:
-            first_line = str(error).strip().splitlines()[0]
-            raise UserError(f"checkpoint {manager.latest_checkpoint} does not fit this model: {first_line}") from None
+        _restore_or_refuse(manager.checkpoint, manager.latest_checkpoint)
         return int(self.step.numpy())
 
     def on_train_batch_end(self, batch, logs=None):
@@ -99,6 +95,33 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     def save(self):
         manager = self._checkpoint_manager(self.model)
         return manager.save(checkpoint_number=int(self.step.numpy()))
+
+
+def kept_checkpoints(directory):
+    """`(step, path)` of each checkpoint kept in `directory` (see `TrainingCheckpoint`), oldest first."""
+    state = tf.train.get_checkpoint_state(directory)
+    paths = state.all_model_checkpoint_paths if state else []
+    return [(int(path.rsplit("-", 1)[1]), path) for path in paths]
+
+
+def restore_model_variables(model, path):
+    """Restores only the model's variables of the checkpoint at `path` (not its optimizers' or
+    step counter): e.g. an earlier step of a finished run into the model loaded from its
+    `model.keras`, to score it there. A checkpoint of another architecture is a `UserError`."""
+    _restore_or_refuse(tf.train.Checkpoint(model_variables=list(model.variables)), path, partial=True)
+
+
+def _restore_or_refuse(checkpoint, path, partial=False):
+    """`checkpoint.restore(path)` with every object of `checkpoint` matched, else a one-line
+    `UserError`; `partial`: the file may hold more (no warning about what is left unread)."""
+    try:
+        status = checkpoint.restore(path)
+        if partial:
+            status.expect_partial()
+        status.assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise UserError(f"checkpoint {path} does not fit this model: {first_line}") from None
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
