@@ -107,19 +107,20 @@ def evaluate(model, tokenizer, classifier, image_size, seed, num_examples):
 def stopping_point_figures(model, run_dir, final, score):
     """The generated images' figures at each checkpoint the run kept (the last is the final
     model, scored as `final`; `score()` scores the model as it is), and their means: where a
-    budget happens to stop moves one run's figures by several points.
-
-    Leaves the model with the weights of the oldest kept checkpoint.
+    budget happens to stop moves one run's figures by several points. The model ends with the
+    last checkpoint's weights, as it came.
     """
     kept = kept_checkpoints(os.path.join(run_dir, "checkpoints"))
     if not kept:
         return {}
     names = [name for name in final if "_real_" not in name and name != "test_noise_diversity"]
-    points = [{"gan_steps": kept[-1][0], **{name: final[name] for name in names}}]
-    for step, path in reversed(kept[:-1]):
+    points = []
+    for step, path in kept[:-1]:
         restore_model_variables(model, path)
         scored = score()
-        points.insert(0, {"gan_steps": step, **{name: scored[name] for name in names}})
+        points.append({"gan_steps": step, **{name: scored[name] for name in names}})
+    restore_model_variables(model, kept[-1][1])
+    points.append({"gan_steps": kept[-1][0], **{name: final[name] for name in names}})
     means = {name: round(float(np.mean([point[name] for point in points])), 4) for name in names}
     return {"stopping_points": points, "mean_over_stopping_points": means}
 
