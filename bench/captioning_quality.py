@@ -22,6 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from tfgan_text import data  # noqa: E402
 from tfgan_text.caption_evaluation import evaluate_captioner, reference_diversity  # noqa: E402
+from tfgan_text.file_names import MODEL_FILE  # noqa: E402
 from tfgan_text.models import load_model  # noqa: E402
 from tfgan_text.training.train_captioner import train_captioner  # noqa: E402
 
@@ -31,7 +32,7 @@ KEPT = ("BLEU-4", "CIDEr-D", "corpus_div_2", "vocabulary_used", "div_2", "self_b
 
 def train_stage(run_dir, reuse, **settings):
     """Trains a run (unless `reuse` and it is finished); returns its training seconds or None."""
-    if reuse and os.path.exists(os.path.join(run_dir, "model.keras")):
+    if reuse and os.path.exists(os.path.join(run_dir, MODEL_FILE)):
         return None
     start = time.perf_counter()
     train_captioner(run_dir, verbose=2, **settings)
@@ -39,7 +40,7 @@ def train_stage(run_dir, reuse, **settings):
 
 
 def evaluate(run_dir, image_size, num_images):
-    captioner = load_model(os.path.join(run_dir, "model.keras"))
+    captioner = load_model(os.path.join(run_dir, MODEL_FILE))
     figures = {}
     for split in SPLITS:
         dataset = data.load("shapes", split=split, image_size=image_size)

@@ -30,7 +30,8 @@ def dcgan_step_images_per_second(pipeline, tokenizer, args):
     """Images/s of `TextConditionalDCGAN.train_step` with the default settings, on cached batches."""
     import tensorflow as tf
 
-    from tfgan_text.training.train_dcgan import DCGANSettings, _build_model, _new_text_encoder
+    from tfgan_text.training.dcgan_settings import DCGANSettings
+    from tfgan_text.training.train_dcgan import _build_model, _new_text_encoder
 
     settings = DCGANSettings(image_size=args.image_size, batch_size=args.batch_size)
     text_encoder = _new_text_encoder(settings, len(tokenizer.vocabulary))

@@ -13,8 +13,11 @@ Each figure of the generated images is also given at every checkpoint the run ke
 three, 200 steps apart; `stopping_points`) with its mean over them (`mean_over_stopping_points`):
 one run's figures move by several points with where its budget happens to stop.
 
-Run: `python bench/dcgan_quality.py --minutes 30 --out runs/quality [--set spectral_norm=true ...]`;
-`--evaluate-only` scores the model already trained in `--out` (its `model.keras`) without training.
+Run: `python bench/dcgan_quality.py --preset shapes-demo --out runs/demo` trains a preset of
+`tfgan-text train dcgan` as it is (its own epochs; `--minutes` caps the time);
+`python bench/dcgan_quality.py --minutes 30 --out runs/quality [--set spectral_norm=true ...]` trains
+the defaults, with the fields `--set` names, for a wall-clock budget; `--evaluate-only` scores the
+model already trained in `--out` (e.g. by `tfgan-text train dcgan`) without training.
 
 On a shared, loaded machine a wall-clock budget buys fewer steps than on an idle one; with
 `--gan-steps N` training also stops after N GAN steps, so that runs made side by side with other
@@ -34,6 +37,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfgan_text.data import shapes  # noqa: E402
+from tfgan_text.file_names import CHECKPOINTS_DIR, MODEL_FILE, RUN_SETTINGS_FILE  # noqa: E402
 from tfgan_text.models import load_model  # noqa: E402
 from tfgan_text.metrics.attribute_classifier import (  # noqa: E402
     attribute_accuracy, load_or_train, predict_probabilities, set_accuracy,
@@ -110,7 +114,7 @@ def stopping_point_figures(model, run_dir, final, score):
     budget happens to stop moves one run's figures by several points. The model ends with the
     last checkpoint's weights, as it came.
     """
-    kept = kept_checkpoints(os.path.join(run_dir, "checkpoints"))
+    kept = kept_checkpoints(os.path.join(run_dir, CHECKPOINTS_DIR))
     if not kept:
         return {}
     names = [name for name in final if "_real_" not in name and name != "test_noise_diversity"]
@@ -127,11 +131,13 @@ def stopping_point_figures(model, run_dir, final, score):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget of training (both stages)")
+    parser.add_argument("--preset", default=None, help="a preset of `tfgan-text train dcgan`, trained for its own epochs")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="wall-clock budget of training (both stages); default 30 without --preset, none with one")
     parser.add_argument("--gan-steps", type=int, default=None, help="also stop after this many GAN steps")
     parser.add_argument("--out", default="runs/quality")
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--image-size", type=int, default=None, help="default: the preset's, else 64")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the preset's, else 64")
     parser.add_argument("--eval-examples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--evaluate-only", action="store_true", help="score the trained run in --out, do not train")
@@ -139,24 +145,30 @@ def main():
                         help="another DCGANSettings field, e.g. spectral_norm=true or label_smoothing=0.1")
     args = parser.parse_args()
     settings = {name: json.loads(value) for name, value in (item.split("=", 1) for item in args.set)}
+    settings.update({name: value for name, value in (("image_size", args.image_size), ("batch_size", args.batch_size))
+                     if value is not None})
 
     start = time.perf_counter()
     if args.evaluate_only:
-        model = load_model(os.path.join(args.out, "model.keras"))
-        with open(os.path.join(args.out, "run.json")) as run_file:
-            run_settings = json.load(run_file)
-        args.image_size, args.batch_size = run_settings["image_size"], run_settings["batch_size"]
-        settings = {"evaluated_run": args.out}
+        model = load_model(os.path.join(args.out, MODEL_FILE))
+        figures = {"evaluated_run": args.out}
     else:
-        model = train_dcgan(
-            args.out, image_size=args.image_size, batch_size=args.batch_size, epochs=1000, seed=args.seed,
-            callbacks=[Budget(start, args.minutes * 60, args.gan_steps)], verbose=2, **settings,
-        )
-        settings.update(train_wall_s=round(time.perf_counter() - start, 1),
-                        gan_steps=int(model.d_optimizer.iterations.numpy()))
-    classifier = load_or_train(image_size=args.image_size)
-    figures = {"benchmark": "dcgan_quality", "image_size": args.image_size, "batch_size": args.batch_size, **settings}
-    score = functools.partial(evaluate, model, Tokenizer(args.out), classifier, args.image_size, args.seed,
+        if args.preset:
+            settings["preset"] = args.preset
+        else:
+            settings.setdefault("epochs", 1000)  # the budget stops it
+        minutes = args.minutes if args.minutes is not None or args.preset else 30.0
+        budget = Budget(start, minutes * 60 if minutes is not None else float("inf"), args.gan_steps)
+        model = train_dcgan(args.out, seed=args.seed, callbacks=[budget], verbose=2, **settings)
+        figures = {**settings, "train_wall_s": round(time.perf_counter() - start, 1),
+                   "gan_steps": int(model.d_optimizer.iterations.numpy())}
+    with open(os.path.join(args.out, RUN_SETTINGS_FILE), encoding="utf-8") as run_file:
+        run_settings = json.load(run_file)
+    image_size = run_settings["image_size"]
+    figures = {"benchmark": "dcgan_quality", "preset": run_settings.get("preset"), "image_size": image_size,
+               "batch_size": run_settings["batch_size"], **figures}
+    classifier = load_or_train(image_size=image_size)
+    score = functools.partial(evaluate, model, Tokenizer(args.out), classifier, image_size, args.seed,
                               args.eval_examples)
     final = score()
     figures.update(final, **stopping_point_figures(model, args.out, final, score))

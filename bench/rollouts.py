@@ -1,7 +1,7 @@
 """SeqGAN Monte Carlo rollouts: the batched loop against the naive reference, in one run.
 
 Both compute the rewards `Q_t` of the same sampled captions with the same rollout policy,
-discriminator and noise (`tfgan_text.models.rollouts`):
+discriminator and noise (`tfgan_text.models.image_to_text.rollouts`):
 
 - `batched`: `rollout_rewards` in one `tf.function`, continuing every prefix of every rollout
   from the decoder states the sampling pass recorded (as `SeqGAN` does), D's sentence LSTM
@@ -38,9 +38,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfgan_text.models import rollouts  # noqa: E402
-from tfgan_text.models.caption_discriminator import CaptionDiscriminator  # noqa: E402
-from tfgan_text.models.captioner import Captioner  # noqa: E402
+from tfgan_text.models.image_to_text import rollouts  # noqa: E402
+from tfgan_text.models.image_to_text.caption_discriminator import CaptionDiscriminator  # noqa: E402
+from tfgan_text.models.image_to_text.captioner import Captioner  # noqa: E402
 
 VOCABULARY = 70
 EMBEDDING = 128

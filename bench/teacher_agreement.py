@@ -37,11 +37,11 @@ import tensorflow as tf  # noqa: E402
 from text_embedding_separation import _unit, separation  # noqa: E402  (bench/, beside this file)
 
 from tfgan_text.data import shapes  # noqa: E402
-from tfgan_text.generate import generate_images  # noqa: E402
+from tfgan_text.inference.generate import generate_images  # noqa: E402
 from tfgan_text.metrics.attribute_classifier import attribute_accuracy, load_or_train, predict_probabilities  # noqa: E402
 from tfgan_text.models import load_model  # noqa: E402
 from tfgan_text.text.tokenizer import Tokenizer  # noqa: E402
-from tfgan_text.training.train_dcgan import IMAGE_ENCODER_FILE, TEXT_ENCODER_FILE  # noqa: E402
+from tfgan_text.file_names import IMAGE_ENCODER_FILE, TEXT_ENCODER_FILE  # noqa: E402
 
 
 def shape_picks(text_encoder, image_encoder, tokenize, classifier, attributes, images):

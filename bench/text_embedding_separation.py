@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfgan_text.data import shapes  # noqa: E402
+from tfgan_text.file_names import TEXT_ENCODER_FILE  # noqa: E402
 from tfgan_text.training import train_dcgan  # noqa: E402
 from tfgan_text.training.strategy import select_strategy  # noqa: E402
 
@@ -131,7 +132,7 @@ def main():
         from tfgan_text.models import load_model
         from tfgan_text.text.tokenizer import Tokenizer
 
-        text_encoder = load_model(os.path.join(args.from_run, train_dcgan.TEXT_ENCODER_FILE))
+        text_encoder = load_model(os.path.join(args.from_run, TEXT_ENCODER_FILE))
         examples = shapes.load_split("val", image_size=args.image_size, seed=args.seed, num_examples=args.val_images)
         figures = {"benchmark": "text_embedding_separation", "run": args.from_run}
         figures.update(separation(text_encoder, None, Tokenizer(args.from_run), examples, args.seed))

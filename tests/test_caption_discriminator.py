@@ -5,8 +5,8 @@ import numpy as np
 import tensorflow as tf
 
 from tests.test_case import TestCase
-from tfgan_text.models.caption_discriminator import CaptionDiscriminator, caption_mask
-from tfgan_text.models.captioner import Captioner
+from tfgan_text.models.image_to_text.caption_discriminator import CaptionDiscriminator, caption_mask
+from tfgan_text.models.image_to_text.captioner import Captioner
 from tfgan_text.models.image_encoder import ImageEncoder
 
 VOCAB = 12

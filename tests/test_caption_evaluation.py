@@ -6,7 +6,7 @@ from tests.test_case import TestCase
 from tfgan_text import data
 from tfgan_text.caption_evaluation import CaptionDecoder, evaluate_captioner, read_split
 from tfgan_text.metrics.caption_attributes import attribute_correctness
-from tfgan_text.models.captioner import Captioner
+from tfgan_text.models.image_to_text.captioner import Captioner
 from tfgan_text.models.image_encoder import ImageEncoder
 from tfgan_text.text.vocabulary import Vocabulary
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 from tests.test_case import TestCase, two_cpu_strategy
 from tfgan_text import losses
 from tfgan_text.errors import UserError
-from tfgan_text.models.captioner import Captioner
+from tfgan_text.models.image_to_text.captioner import Captioner
 from tfgan_text.models.image_encoder import ImageEncoder
 
 VOCABULARY = 12

@@ -1,5 +1,5 @@
 """Captioner export: SavedModel signatures, in-graph image decoding and its bad input, REST, ONNX,
-`python -m tfgan_text.onnx_caption` and `tfgan-text caption`.
+`python -m tfgan_text.inference.onnx_caption` and `tfgan-text caption`.
 
 One tiny (untrained) captioner is exported once, SavedModel and ONNX, and shared by every test.
 """
@@ -32,10 +32,12 @@ from tests.test_cli import run_cli
 from tests.test_export import PYTHON_OPS, ROOT, _graph_ops, _saved_model_cli, _write_run
 from tests.test_serving import ServerProcess
 from tfgan_text.errors import UserError
-from tfgan_text.export import EXTRA_DIR, export_run
-from tfgan_text.export.image_to_text import EXPORT_CONFIG_FILE, MAX_PIXELS, SIGNATURES
-from tfgan_text.models import decoding
-from tfgan_text.models.captioner import Captioner
+from tfgan_text.export import export_run
+from tfgan_text.file_names import EXTRA_DIR
+from tfgan_text.export.image_to_text import MAX_PIXELS, SIGNATURES
+from tfgan_text.file_names import CAPTIONER_CONFIG_FILE
+from tfgan_text.models.image_to_text import decoding
+from tfgan_text.models.image_to_text.captioner import Captioner
 from tfgan_text.models.image_encoder import ImageEncoder
 from tfgan_text.serving.signature import op_error_line
 from tfgan_text.text import PyTokenizer
@@ -216,8 +218,8 @@ class SavedModelTest(CaptionerExportTestCase):
         self.assertEqual(set(self.loaded.signatures), set(SIGNATURES))
         self.assertTrue(os.path.isfile(os.path.join(self.result["saved_model"], "assets", "vocab.txt")))
         extra = os.path.join(self.result["saved_model"], EXTRA_DIR)
-        self.assertEqual(sorted(os.listdir(extra)), sorted(["vocab.txt", "tokenizer.json", EXPORT_CONFIG_FILE]))
-        with open(os.path.join(extra, EXPORT_CONFIG_FILE), encoding="utf-8") as file:
+        self.assertEqual(sorted(os.listdir(extra)), sorted(["vocab.txt", "tokenizer.json", CAPTIONER_CONFIG_FILE]))
+        with open(os.path.join(extra, CAPTIONER_CONFIG_FILE), encoding="utf-8") as file:
             config = json.load(file)
         self.assertEqual((config["beam_width"], config["image_size"], config["max_length"]), (3, SIZE, 12))
         shown = _saved_model_cli("show", "--dir", self.result["saved_model"], "--all")
@@ -403,7 +405,7 @@ class OnnxTest(CaptionerExportTestCase):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([blocker, ROOT])}
         names = ["square.png", "text.txt", "gray.png", "missing.png", "bomb.png", "rgba.png", "cut.jpg", "big.png"]
         result = subprocess.run(
-            [sys.executable, "-m", "tfgan_text.onnx_caption", "--model", self.onnx_dir, *[self.paths[n] for n in names]],
+            [sys.executable, "-m", "tfgan_text.inference.onnx_caption", "--model", self.onnx_dir, *[self.paths[n] for n in names]],
             capture_output=True, text=True, env=env, timeout=300,
         )
         self.assertEqual(result.returncode, 2, result.stderr[-2000:])
@@ -418,7 +420,7 @@ class OnnxTest(CaptionerExportTestCase):
         for error, name in zip(errors, ("text.txt", "missing.png", "bomb.png", "cut.jpg")):
             self.assertTrue(error.startswith(f"onnx_caption: error: {self.paths[name]}: "), error)
         self.assertIn("over the limit", errors[2])
-        not_onnx = subprocess.run([sys.executable, "-m", "tfgan_text.onnx_caption", "--model", self.temp_dir(),
+        not_onnx = subprocess.run([sys.executable, "-m", "tfgan_text.inference.onnx_caption", "--model", self.temp_dir(),
                                    self.paths["square.png"]], capture_output=True, text=True, env=env, timeout=300)
         self.assertEqual(not_onnx.returncode, 2)
         self.assertEqual(len(not_onnx.stderr.strip().splitlines()), 1, not_onnx.stderr)

@@ -55,23 +55,6 @@ class DataPreviewTest(TestCase):
         self.assertEqual(status, 2)
         self.assertIn("positive integer", err)
 
-    def test_dcgan_flags_become_run_settings(self):
-        args = cli.build_parser().parse_args([
-            "train", "dcgan", "--out", "run", "--generator-conditioning", "batch_norm",
-            "--matching-weight", "2", "--matching-color-negatives", "3", "--projection-discriminator",
-            "--discriminator", "encoder_features", "--discriminator-levels", "4", "--discriminator-fine-tune",
-            "--generator-attention-sizes", "8", "16", "--no-gan-int", "--matching-position-negatives", "2",
-            "--matching-word-weight", "1", "--text-encoder-word-weight", "0.5", "--matching-word-negatives",
-            "--augment-shift", "0.0625", "--augment-cutout", "0.5", "--image-matching-weight", "1",
-        ])
-        self.assertEqual(cli._given_settings(args), {
-            "generator_conditioning": "batch_norm", "matching_weight": 2.0,
-            "matching_color_negatives": 3, "projection_discriminator": True, "discriminator": "encoder_features",
-            "discriminator_levels": 4, "discriminator_fine_tune": True, "generator_attention_sizes": [8, 16], "gan_int": False,
-            "matching_position_negatives": 2, "matching_word_weight": 1.0, "text_encoder_word_weight": 0.5,
-            "matching_word_negatives": True, "augment_shift": 0.0625, "augment_cutout": 0.5, "image_matching_weight": 1.0,
-        })
-
     def test_console_script_module_runs_without_traceback(self):
         result = subprocess.run(
             [sys.executable, "-m", "tfgan_text.cli", "data", "preview", "--data", "/no/such/dataset"],

@@ -7,9 +7,9 @@ import tensorflow as tf
 from tests.test_case import TestCase, two_cpu_strategy
 from tfgan_text import losses
 from tfgan_text.errors import UserError
-from tfgan_text.models.dcgan import DCGANDiscriminator, DCGANGenerator, TextConditionalDCGAN
-from tfgan_text.models.differentiable_augmentation import cut_out, random_centres, random_shifts, translate
-from tfgan_text.models.encoder_discriminator import EncoderFeatureDiscriminator
+from tfgan_text.models.text_to_image.dcgan import DCGANDiscriminator, DCGANGenerator, TextConditionalDCGAN
+from tfgan_text.models.text_to_image.differentiable_augmentation import cut_out, random_centres, random_shifts, translate
+from tfgan_text.models.text_to_image.generator_terms import ImageMatching
 from tfgan_text.models.image_encoder import ImageEncoder
 from tfgan_text.models.text_encoder import WordRNNEncoder
 
@@ -42,7 +42,7 @@ def _gan(image_size=32, spectral_norm=False, encoder_outputs="tensor", **kwargs)
 def _image_matching_gan_recording_encoder_inputs(**kwargs):
     """A GAN with G's image matching term, and the list its frozen encoder appends each input to."""
     encoder = ImageEncoder(embedding_dim=EMBEDDING, filters=(4, 8), regions=False)
-    gan = _gan(image_encoder=encoder, image_matching_weight=1.0, gan_int=False, **kwargs)
+    gan = _gan(image_encoder=encoder, generator_terms=[ImageMatching(1.0)], gan_int=False, **kwargs)
     gan.compile()
     inputs = []
     encoder_call = encoder.call
@@ -342,186 +342,6 @@ class TextConditionalDCGANTest(TestCase):
         self.assertAllClose(g_losses[0], np.log(2.0), atol=0.15)
         self.assertAllClose(g_losses[1] / g_losses[0], 2.0, atol=0.2)
 
-    def assert_one_more_generator_term(self, without, with_term, batch, tracker, weight):
-        """One step of each GAN (same weights) on `batch`: the same D step and noise, and G's
-        losses differ by exactly `weight` times the extra term's tracker; returns both logs."""
-        logs = []
-        for gan in (without, with_term):
-            gan.compile(run_eagerly=True)
-            logs.append(gan.train_on_batch(batch, return_dict=True))
-        self.assertNotIn(tracker, logs[0])
-        self.assertAllClose(logs[0]["d_loss"], logs[1]["d_loss"], atol=1e-6)
-        self.assertAllClose(logs[1]["g_loss"] - logs[0]["g_loss"], weight * logs[1][tracker], atol=1e-4)
-        return logs
-
-    def test_matching_loss_adds_the_damsm_sentence_term_through_the_frozen_image_encoder(self):
-        batch = {**_batch(4), "content_key": np.array([0, 1, 2, 3])}
-        image_encoder = ImageEncoder(embedding_dim=EMBEDDING, filters=(8, 16))
-        image_encoder.build((None, 32, 32, 3))
-        encoder_before = _values(image_encoder.weights)
-        without = _gan(gan_int=False)
-        with_matching = _gan(gan_int=False, image_encoder=image_encoder, matching_weight=2.0)
-        with_matching.set_weights(without.get_weights()[: len(without.weights)] + image_encoder.get_weights())
-        logs = self.assert_one_more_generator_term(without, with_matching, batch, "g_matching", 2.0)
-        self.assertGreater(logs[1]["g_matching"], 0.0)
-        self.assertFalse(np.allclose(_values(without.generator.weights)[0], _values(with_matching.generator.weights)[0]))
-        self.assertTrue(_unchanged(encoder_before, image_encoder.weights))
-        restored = self.assert_serialization_round_trip(with_matching)
-        self.assertEqual(restored.matching_weight, 2.0)
-        self.assertFalse(restored.image_encoder.trainable)
-
-        # Counterfactual captions only add negatives to each image's softmax: a larger loss.
-        with_negatives = _gan(
-            gan_int=False, image_encoder=image_encoder, matching_weight=2.0, matching_swap_groups=[list(range(1, 10))] * 2
-        )
-        with_negatives.set_weights(without.get_weights()[: len(without.weights)] + image_encoder.get_weights())
-        baseline = _gan(gan_int=False, image_encoder=image_encoder, matching_weight=2.0)
-        baseline.set_weights(with_negatives.get_weights()[: len(baseline.weights)])
-        g_matching = []
-        for gan in (baseline, with_negatives):
-            gan.compile(run_eagerly=True)
-            g_matching.append(gan.train_on_batch(batch, return_dict=True)["g_matching"])
-        self.assertGreater(g_matching[1], g_matching[0] + 1e-3)
-
-    def test_image_matching_loss_is_the_contrast_of_generated_and_real_images_under_the_encoder(self):
-        batch = {**_batch(4), "content_key": np.array([0, 1, 2, 2])}
-        image_encoder = ImageEncoder(embedding_dim=EMBEDDING, filters=(8, 16))
-        image_encoder.build((None, 32, 32, 3))
-        without = _gan(gan_int=False)
-        with_term = _gan(gan_int=False, image_encoder=image_encoder, image_matching_weight=2.0)
-        with_term.set_weights(without.get_weights()[: len(without.weights)] + image_encoder.get_weights())
-        # G's step draws the model's second noise (D's step the first).
-        draws = keras.random.SeedGenerator(3)
-        noise = [keras.random.normal((4, 100), seed=draws) for _ in range(2)][1]
-        right = without.encode_text(batch["token_ids"])
-        fake = without.generator({"noise": noise, "embedding": right}, training=True)
-        expected = losses.symmetric_matching_loss(image_encoder(fake)["global"], image_encoder(batch["image"])["global"],
-                                                  10.0, batch["content_key"])
-        logs = self.assert_one_more_generator_term(without, with_term, batch, "g_image_matching", 2.0)
-        self.assertAllClose(logs[1]["g_image_matching"], np.mean(expected), atol=1e-5)
-        self.assertEqual(self.assert_serialization_round_trip(with_term).image_matching_weight, 2.0)
-
-    def test_matching_word_weight_adds_damsm_word_loss_to_the_matching_term(self):
-        batch = {**_batch(4), "content_key": np.array([0, 1, 2, 3])}
-        image_encoder = ImageEncoder(embedding_dim=EMBEDDING, filters=(8, 16))
-        image_encoder.build((None, 32, 32, 3))
-
-        def word_gan(attention_sizes=(), **kwargs):
-            generator = DCGANGenerator(32, embedding_dim=EMBEDDING, ngf=8, attention_sizes=attention_sizes,
-                                       words_dim=EMBEDDING)
-            return TextConditionalDCGAN(
-                generator, DCGANDiscriminator(32, embedding_dim=EMBEDDING, ndf=8),
-                WordRNNEncoder(VOCAB, embedding_dim=8, hidden_dim=EMBEDDING), gan_int=False, seed=3,
-                image_encoder=image_encoder, matching_weight=2.0, **kwargs,
-            )
-
-        for attention_sizes in ((), (16,)):  # words from G's own inputs, or read for the loss alone
-            g_matching = []
-            for word_weight in (0.0, 0.5, 1.0):
-                gan = word_gan(attention_sizes, matching_word_weight=word_weight)
-                if word_weight:
-                    gan.set_weights(weights)
-                weights = gan.get_weights()
-                gan.compile(run_eagerly=True)
-                g_matching.append(gan.train_on_batch(batch, return_dict=True)["g_matching"])
-            # The same images and captions: the word loss (> 0) enters linearly with its weight.
-            word_loss = 2 * (g_matching[1] - g_matching[0])
-            self.assertGreater(word_loss, 0.1)
-            self.assertAllClose(g_matching[2] - g_matching[0], word_loss, atol=1e-4)
-        self.assertEqual(self.assert_serialization_round_trip(gan).matching_word_weight, 1.0)
-
-        # Counterfactual captions as negatives of the word loss too: only a larger loss.
-        g_matching = []
-        for word_negatives in (False, True):
-            gan = word_gan(matching_word_weight=1.0, matching_swap_groups=[list(range(1, 10))] * 2,
-                           matching_word_negatives=word_negatives)
-            if word_negatives:
-                gan.set_weights(weights)
-            weights = gan.get_weights()
-            gan.compile(run_eagerly=True)
-            g_matching.append(gan.train_on_batch(batch, return_dict=True)["g_matching"])
-        self.assertGreater(g_matching[1], g_matching[0] + 1e-3)
-        self.assertTrue(self.assert_serialization_round_trip(gan).matching_word_negatives)
-        with self.assertRaisesRegex(UserError, "matching_word_negatives needs matching_word_weight > 0"):
-            _gan(gan_int=False, image_encoder=image_encoder, matching_weight=2.0, matching_word_negatives=True,
-                 matching_swap_groups=[[1, 2]])
-        with self.assertRaisesRegex(UserError, "matching_word_weight > 0 needs matching_weight > 0"):
-            _gan(image_encoder=image_encoder, matching_word_weight=1.0)
-        with self.assertRaisesRegex(UserError, "an image_encoder with regions"):
-            _gan(image_encoder=ImageEncoder(embedding_dim=EMBEDDING, filters=(8, 16), regions=False),
-                 matching_weight=1.0, matching_word_weight=1.0)
-        with self.assertRaisesRegex(UserError, "matching_word_weight must be >= 0"):
-            _gan(matching_word_weight=-1.0)
-        gan = _gan(gan_int=False, image_encoder=image_encoder, matching_weight=1.0, matching_word_weight=1.0)
-        gan.compile()
-        with self.assertRaisesRegex(UserError, "outputs hold 'words' and 'mask'"):
-            gan.train_on_batch({**batch, "content_key": np.arange(4)})
-
-    def test_reconstruction_loss_pulls_generated_images_towards_their_real_images(self):
-        batch = _batch(4)
-        without = _gan(gan_int=False)
-        with_reconstruction = _gan(gan_int=False, reconstruction_weight=10.0)
-        with_reconstruction.set_weights(without.get_weights())
-        self.assert_one_more_generator_term(without, with_reconstruction, batch, "g_reconstruction", 10.0)
-        self.assertEqual(self.assert_serialization_round_trip(with_reconstruction).reconstruction_weight, 10.0)
-
-        # A few steps towards flat light-grey images bring G's images closer to them.
-        batch["image"] = np.full_like(batch["image"], 0.6)
-        gan = _gan(gan_int=False, reconstruction_weight=10.0)
-        gan.compile(g_optimizer=keras.optimizers.Adam(1e-2))
-        first = gan.train_on_batch(batch, return_dict=True)["g_reconstruction"]
-        for _ in range(10):
-            last = gan.train_on_batch(batch, return_dict=True)["g_reconstruction"]
-        self.assertLess(last, 0.5 * first)
-
-    def test_patch_weight_adds_the_patch_heads_gan_loss_to_both_players(self):
-        def patch_gan(weight):
-            keras.utils.set_random_seed(0)
-            encoder = ImageEncoder(embedding_dim=8, filters=(4, 8, 8, 16), downsampling="max_pool")
-            encoder.build((None, 32, 32, 3))
-            discriminator = EncoderFeatureDiscriminator(encoder, embedding_dim=EMBEDDING, width=4, patch_head=True)
-            discriminator.build({"image": (None, 32, 32, 3), "embedding": (None, EMBEDDING)})
-            return TextConditionalDCGAN(DCGANGenerator(32, embedding_dim=EMBEDDING, ngf=8), discriminator,
-                                        _text_encoder(), gan_int=False, seed=3, patch_weight=weight)
-
-        batch = _batch(4)
-        reference = patch_gan(0.0)
-
-        def twins():
-            without, with_patches = patch_gan(0.0), patch_gan(2.0)
-            without.set_weights(reference.get_weights())
-            with_patches.set_weights(reference.get_weights())
-            for gan in (without, with_patches):
-                gan.compile(run_eagerly=True)
-            return without, with_patches
-
-        def patch_logits(image):
-            judged = reference.discriminator({"image": image, "embedding": right}, training=True)
-            return judged["patch_logits"]
-
-        # Both players' first noise is the seed generator's first draw.
-        right = reference.encode_text(batch["token_ids"])
-        noise = keras.random.normal((4, 100), seed=keras.random.SeedGenerator(3))
-        fake = reference.generator({"noise": noise, "embedding": right}, training=True)
-        real_patches, fake_patches = patch_logits(tf.constant(batch["image"])), patch_logits(fake)
-
-        # D: plus 2 * (BCE(real cells, 1) + BCE(fake cells, 0)), no wrong-caption term.
-        d_losses = []
-        for gan in twins():
-            gan._discriminator_step(batch, tf.constant(batch["image"]), 0, 4, 4)
-            d_losses.append(float(gan.d_loss_tracker.result()))
-        patches = losses.sigmoid_cross_entropy(real_patches, 1.0) + losses.sigmoid_cross_entropy(fake_patches, 0.0)
-        self.assertAllClose(d_losses[1] - d_losses[0], 2.0 * np.mean(patches), atol=1e-5)
-
-        # G: plus 2 * BCE(fake cells, 1).
-        g_losses = []
-        for gan in twins():
-            gan._generator_step({"embedding": right}, batch, tf.constant(batch["image"]), 0, 4, 4)
-            g_losses.append(float(gan.g_loss_tracker.result()))
-        self.assertAllClose(g_losses[1] - g_losses[0], 2.0 * np.mean(losses.sigmoid_cross_entropy(fake_patches, 1.0)),
-                            atol=1e-5)
-        self.assertEqual(self.assert_serialization_round_trip(patch_gan(2.0)).patch_weight, 2.0)
-
     def test_augment_shift_moves_what_d_and_the_matching_encoder_see(self):
         gan = _gan(augment_shift=0.125)  # 4 pixels at 32
         images = tf.constant(_batch(4)["image"])
@@ -581,24 +401,10 @@ class TextConditionalDCGANTest(TestCase):
             gan.compile(loss="hinge", label_smoothing=0.1)
         with self.assertRaisesRegex(UserError, "interpolation_beta"):
             _gan(interpolation_beta=1.5)
-        with self.assertRaisesRegex(UserError, "matching_weight > 0 needs the image_encoder"):
-            _gan(matching_weight=1.0)
-        with self.assertRaisesRegex(UserError, "matching_weight must be >= 0"):
-            _gan(matching_weight=-1.0)
-        with self.assertRaisesRegex(UserError, "reconstruction_weight must be >= 0"):
-            _gan(reconstruction_weight=-1.0)
-        with self.assertRaisesRegex(UserError, "patch_weight > 0 needs a discriminator with a patch head"):
-            _gan(patch_weight=1.0)
-        with self.assertRaisesRegex(UserError, "image_matching_weight > 0 needs the image_encoder"):
-            _gan(image_matching_weight=1.0)
-        with self.assertRaisesRegex(UserError, "image_matching_weight must be >= 0"):
-            _gan(image_matching_weight=-1.0)
         with self.assertRaisesRegex(UserError, r"augment_shift must be in \[0, 0.5\), got 0.5"):
             _gan(augment_shift=0.5)
         with self.assertRaisesRegex(UserError, r"augment_cutout must be in \[0, 1\), got 1.0"):
             _gan(augment_cutout=1.0)
-        with self.assertRaisesRegex(UserError, "matching swap group needs two or more distinct token ids"):
-            _gan(matching_swap_groups=[[3, 3]])
 
     def test_nan_loss_is_reported(self):
         gan = _gan()

@@ -7,8 +7,8 @@ import tensorflow as tf
 
 from tests.test_case import TestCase
 from tfgan_text.errors import UserError
-from tfgan_text.models import decoding
-from tfgan_text.models.captioner import Captioner
+from tfgan_text.models.image_to_text import decoding
+from tfgan_text.models.image_to_text.captioner import Captioner
 from tfgan_text.models.image_encoder import ImageEncoder
 from tfgan_text.text.vocabulary import END_ID, PAD_ID, START_ID
 

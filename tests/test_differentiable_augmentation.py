@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from tests.test_case import TestCase
-from tfgan_text.models.differentiable_augmentation import cut_out, random_centres, random_shifts, translate
+from tfgan_text.models.text_to_image.differentiable_augmentation import cut_out, random_centres, random_shifts, translate
 
 
 def _numpy_translate(image, rows, columns):

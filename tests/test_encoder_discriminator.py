@@ -9,7 +9,7 @@ import tensorflow as tf
 from tests.test_case import TestCase
 from tfgan_text.errors import UserError
 from tfgan_text.models import load_model
-from tfgan_text.models.encoder_discriminator import EncoderFeatureDiscriminator
+from tfgan_text.models.text_to_image.encoder_discriminator import EncoderFeatureDiscriminator
 from tfgan_text.models.image_encoder import ImageEncoder
 
 EMBEDDING = 8

@@ -23,10 +23,12 @@ from tensorflow.python.framework import op_def_registry
 from tests.test_case import TestCase
 from tests.test_cli import run_cli
 from tfgan_text.errors import UserError
-from tfgan_text.export import EXTRA_DIR, export_run
-from tfgan_text.export.saved_model import SIGNATURES, seeded_noise
+from tfgan_text.export import export_run
+from tfgan_text.file_names import EXTRA_DIR
+from tfgan_text.export.text_to_image import SIGNATURES
+from tfgan_text.noise import seed_noise_tensor
 from tfgan_text.export.versions import versions, write_version
-from tfgan_text.models.dcgan import DCGANDiscriminator, DCGANGenerator, TextConditionalDCGAN
+from tfgan_text.models.text_to_image.dcgan import DCGANDiscriminator, DCGANGenerator, TextConditionalDCGAN
 from tfgan_text.models.text_encoder import WordRNNEncoder
 from tfgan_text.text import PyTokenizer
 from tfgan_text.text.tokenizer import Tokenizer
@@ -115,7 +117,7 @@ class ExportTest(TestCase):
 
     def test_from_noise_matches_the_model_and_serving_default(self):
         seeds = tf.constant([7, 8, 9], tf.int64)
-        noise = seeded_noise(seeds, 16)
+        noise = seed_noise_tensor(seeds, 16)
         by_seed = self.loaded.signatures["serving_default"](captions=tf.constant(CAPTIONS), seeds=seeds)
         by_noise = self.loaded.signatures["from_noise"](captions=tf.constant(CAPTIONS), noise=noise)
         self.assertAllEqual(by_seed["png_bytes"], by_noise["png_bytes"])
@@ -299,14 +301,14 @@ class OnnxExportTest(TestCase):
         probe = subprocess.run([sys.executable, "-c", "import tensorflow"], capture_output=True, text=True, env=env)
         self.assertNotEqual(probe.returncode, 0)
         result = subprocess.run(
-            [sys.executable, "-m", "tfgan_text.onnx_generate", "--model", self.onnx_dir, "a small red circle", "🙂",
+            [sys.executable, "-m", "tfgan_text.inference.onnx_generate", "--model", self.onnx_dir, "a small red circle", "🙂",
              "--n", "3", "--out", out],
             capture_output=True, text=True, env=env, timeout=300,
         )
         self.assertEqual(result.returncode, 0, result.stderr[-2000:])
         self.assertIn("3 image(s) for each of 2 caption(s)", result.stdout)
         self.assertEqual(Image.open(out).mode, "RGB")
-        missing = subprocess.run([sys.executable, "-m", "tfgan_text.onnx_generate", "--model", self.temp_dir(), "x"],
+        missing = subprocess.run([sys.executable, "-m", "tfgan_text.inference.onnx_generate", "--model", self.temp_dir(), "x"],
                                  capture_output=True, text=True, env=env, timeout=300)
         self.assertEqual(missing.returncode, 2)
         self.assertNotIn("Traceback", missing.stderr)

@@ -10,7 +10,7 @@ from tests.test_caption_discriminator import VOCAB, images, tiny_captioner, tiny
 from tests.test_case import TestCase
 from tests.test_seqgan import MAX_LENGTH, changed, dataset, tiny_batch, values
 from tfgan_text.errors import UserError
-from tfgan_text.models.gumbel import (
+from tfgan_text.models.image_to_text.gumbel import (
     GumbelCaptionGAN,
     gumbel_captions,
     gumbel_temperature,

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from tests.test_caption_discriminator import images, tiny_captioner, tiny_discriminator
 from tests.test_case import TestCase
-from tfgan_text.models import rollouts
+from tfgan_text.models.image_to_text import rollouts
 from tfgan_text.text.vocabulary import END_ID, PAD_ID, START_ID
 
 LENGTH = 6  # generated tokens per caption (max_length 7)

@@ -8,7 +8,7 @@ from tests.test_caption_discriminator import VOCAB, images, tiny_captioner, tiny
 from tests.test_case import TestCase, two_cpu_strategy
 from tfgan_text import losses
 from tfgan_text.errors import UserError
-from tfgan_text.models.seqgan import SeqGAN
+from tfgan_text.models.image_to_text.seqgan import SeqGAN
 
 MAX_LENGTH = 7  # <start> + 5 words + <end>: captions of 6 generated tokens
 

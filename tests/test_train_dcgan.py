@@ -16,10 +16,11 @@ from tests.test_case import TestCase
 from tfgan_text.data import shapes
 from tfgan_text.errors import UserError
 from tfgan_text.models import load_model
-from tfgan_text.models.encoder_discriminator import EncoderFeatureDiscriminator
+from tfgan_text.models.text_to_image.encoder_discriminator import EncoderFeatureDiscriminator
 from tfgan_text.text.vocabulary import Vocabulary
 from tfgan_text.training.checkpoints import TrainingCheckpoint, kept_checkpoints, restore_model_variables
-from tfgan_text.training.train_dcgan import DCGANSettings, train_dcgan
+from tfgan_text.training.dcgan_settings import DCGANSettings
+from tfgan_text.training.train_dcgan import train_dcgan
 
 TINY = dict(
     image_size=32, batch_size=8, steps_per_epoch=3, epochs=1, text_encoder_epochs=1, ngf=8, ndf=8,
@@ -43,6 +44,11 @@ def tree_digest(directory):
 
 def checkpoint_steps(run_dir):
     return sorted(int(p.split("ckpt-")[1].split(".")[0]) for p in glob.glob(os.path.join(run_dir, "checkpoints", "ckpt-*.index")))
+
+
+def _terms(model):
+    """(name, weight) of each of a DCGAN's generator terms."""
+    return [(term.name, term.weight) for term in model.generator_terms]
 
 
 class PoisonGenerator(keras.callbacks.Callback):
@@ -132,15 +138,15 @@ class TrainDCGANTest(TestCase):
         # D fine-tunes its own copy of stage 1's image encoder; the teacher stays frozen.
         fine_tuned_d = {"discriminator": "encoder_features", "discriminator_fine_tune": True}
         model = train_dcgan(run, verbose=0, **{**TINY, "matching_weight": 1.0, **word_losses, **fine_tuned_d})
-        self.assertEqual((model.matching_weight, model.matching_word_weight), (1.0, 0.5))
-        self.assertIn("g_matching", model.history.history)
+        self.assertEqual(_terms(model), [("sentence_matching", 1.0), ("word_matching", 0.5)])
+        self.assertTrue(np.isfinite(model.history.history["g_word_matching"]).all())
         stage_one = load_model(os.path.join(run, "image_encoder.keras"))
         self.assertAllClose(model.image_encoder.get_weights(), stage_one.get_weights())  # frozen
         self.assertTrue(model.discriminator.fine_tune_encoder)
         moved = [not np.allclose(a, b) for a, b in zip(model.discriminator.image_encoder.get_weights(),
                                                         stage_one.get_weights())]
         self.assertTrue(any(moved))
-        self.assertEqual(load_model(os.path.join(run, "model.keras")).matching_word_weight, 0.5)
+        self.assertEqual(_terms(load_model(os.path.join(run, "model.keras"))), _terms(model))
 
         os.remove(os.path.join(run, "image_encoder.keras"))
         before = tree_digest(run)
@@ -151,7 +157,7 @@ class TrainDCGANTest(TestCase):
     def test_image_matching_run_reads_stage_one_image_encoder_without_the_caption_matching_loss(self):
         run = os.path.join(self.temp_dir(), "run")
         model = train_dcgan(run, verbose=0, **{**TINY, "image_matching_weight": 2.0})
-        self.assertEqual((model.matching_weight, model.image_matching_weight), (0.0, 2.0))
+        self.assertEqual(_terms(model), [("image_matching", 2.0)])
         self.assertTrue(np.isfinite(model.history.history["g_image_matching"]).all())
         stage_one = load_model(os.path.join(run, "image_encoder.keras"))
         self.assertAllClose(model.image_encoder.get_weights(), stage_one.get_weights())  # frozen
@@ -207,7 +213,7 @@ class TrainDCGANTest(TestCase):
         self.assertIsInstance(model.discriminator, EncoderFeatureDiscriminator)
         self.assertEqual(model.discriminator.levels, 4)
         self.assertTrue(model.discriminator.patch_head)
-        self.assertEqual(model.patch_weight, 0.5)
+        self.assertEqual(_terms(model), [("patch", 0.5)])
         self.assertEqual(model.augment_shift, 0.0625)  # trained with D's inputs shifted and cut out, in graph mode
         self.assertEqual(model.augment_cutout, 0.5)
         self.assertTrue(model.discriminator.image_encoder.coordinates)  # stage 1's CoordConv encoder
@@ -240,15 +246,15 @@ class TrainDCGANTest(TestCase):
                                                 "text_encoder_position_negatives": 1, "text_encoder_word_weight": 1.0,
                                                 "text_encoder_word_negatives": True, "matching_word_weight": 1.0,
                                                 "matching_word_negatives": True})
-        self.assertTrue(model.matching_word_negatives)
+        self.assertEqual([term.hard_negatives for term in model.generator_terms], [True, True])
         vocabulary = Vocabulary.load(run).tokens
-        words = [[vocabulary[i] for i in group] for group in model.matching_swap_groups]
+        words = [[vocabulary[i] for i in group] for group in model.hard_negative_groups]
         self.assertEqual(len(words), 6)
         self.assertTrue(set(words[0]) <= set(shapes.ATTRIBUTE_NAMES["shape"]) and len(words[0]) > 1, words[0])
         self.assertEqual(words[1], words[2])
         self.assertTrue(set(words[1]) <= set(shapes.ATTRIBUTE_NAMES["color"]) and len(words[1]) > 1, words[1])
         self.assertEqual(words[3:], [["left", "right"], ["top", "bottom"], ["left", "right"]])
-        self.assertTrue(np.isfinite(model.history.history["g_matching"]).all())
+        self.assertTrue(np.isfinite(model.history.history["g_sentence_matching"]).all())
 
     def test_kept_checkpoints_restore_into_the_saved_model_and_not_into_another_architecture(self):
         run = os.path.join(self.temp_dir(), "run")

@@ -5,8 +5,8 @@ import numpy as np
 
 from tests.test_case import TestCase
 from tfgan_text.errors import UserError
-from tfgan_text.models.dcgan_networks import DCGANGenerator
-from tfgan_text.models.word_attention import WordAttention
+from tfgan_text.models.text_to_image.dcgan_networks import DCGANGenerator
+from tfgan_text.models.text_to_image.word_attention import WordAttention
 
 
 def _inputs(batch=2, places=4, channels=6, words=5, words_dim=7, seed=0):

@@ -11,7 +11,7 @@ import tensorflow as tf
 from tfgan_text.metrics import diversity
 from tfgan_text.metrics.caption_attributes import attribute_correctness
 from tfgan_text.metrics.captions import caption_scores
-from tfgan_text.models.decoding import beam_search, sample
+from tfgan_text.models.image_to_text.decoding import beam_search, sample
 from tfgan_text.text import PyTokenizer
 
 ATTRIBUTE_KEYS = ("shape", "color", "size", "position")

@@ -5,16 +5,17 @@ line on stderr and exit status 2, never a traceback.
 """
 
 import argparse
+import dataclasses
 import os
 import sys
+import types
+import typing
 
 from tfgan_text.errors import UserError
-
-
-def _on_off(text):
-    if text not in ("on", "off"):
-        raise argparse.ArgumentTypeError(f"expected on or off, got {text!r}")
-    return text == "on"
+from tfgan_text.file_names import MODEL_FILE, SAMPLES_DIR, TEXT_ENCODER_FILE
+from tfgan_text.training.captioner_settings import CaptionerSettings
+from tfgan_text.training.dcgan_settings import DCGANSettings
+from tfgan_text.training.run_settings import flag
 
 
 def _positive_int(text):
@@ -54,160 +55,86 @@ def _data_preview(args):
     print(f"wrote {args.out}: {len(images)} images of {args.data!r} ({args.split}) with a caption each")
 
 
-def _add_train_arguments(parser):
-    """Flags of every `train` command; unset flags keep the defaults, or a resumed run's values."""
-    parser.add_argument("--data", default=None, help="'shapes' (built in, the default) or a dataset path")
-    parser.add_argument("--format", default=None, help="layout of --data: auto, cub, oxford102, coco, ...")
+def _add_train_arguments(parser, settings_class):
+    """The flags of a `train` command: `--out`, `--strategy`, `--resume`, and one per field of
+    `settings_class` (unset flags keep the preset's value, the default, or a resumed run's)."""
     parser.add_argument("--out", required=True, help="run directory (checkpoints, samples, logs)")
-    parser.add_argument("--epochs", type=_positive_int, default=None)
-    parser.add_argument("--steps-per-epoch", type=_positive_int, default=None, help="default: one pass over the data")
-    parser.add_argument("--batch-size", type=_positive_int, default=None)
-    parser.add_argument("--image-size", type=_positive_int, default=None, help="32, 64 (default) or 128")
-    parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--strategy", default="auto", help="auto, mirrored, one_device or multi_worker")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    settings = parser.add_argument_group("run settings (recorded in RUN_DIR/run.json)")
+    for field in dataclasses.fields(settings_class):
+        _add_settings_flag(settings, field, settings_class.field_choices(field))
+    parser.set_defaults(settings_class=settings_class)
 
 
-def _add_text_encoder_arguments(parser):
-    parser.add_argument("--text-encoder", default=None, help="word_rnn (default) or char_cnn_rnn")
-    parser.add_argument("--text-encoder-epochs", type=_positive_int, default=None, help="epochs of stage 1")
-    parser.add_argument("--text-encoder-word-weight", type=float, default=None,
-                        help="weight of DAMSM's word loss beside stage 1's sentence loss (AttnGAN: 1; 0: off)")
+def _add_settings_flag(parser, field, choices):
+    """One flag for a settings field: `--name` for values, `--name/--no-name` for booleans,
+    `--name N ...` for lists of integers (none: an empty list)."""
+    kind = _flag_type(field.type)
+    shown = list(field.default) if isinstance(field.default, tuple) else field.default
+    if field.default_factory is not dataclasses.MISSING:
+        shown = field.default_factory()
+    help_text = field.metadata["help"] if shown is None else f"{field.metadata['help']} (default: {shown})"
+    options = {"dest": field.name, "default": None, "help": help_text.replace("%", "%%")}
+    if choices:
+        options["choices"] = choices
+    if kind is bool:
+        parser.add_argument(f"--{flag(field.name)}", action=argparse.BooleanOptionalAction, **options)
+    elif kind in (list, tuple):
+        parser.add_argument(f"--{flag(field.name)}", type=int, nargs="*", metavar="N", **options)
+    else:
+        metavar = None if choices else {int: "N", float: "X"}.get(kind, "TEXT")
+        parser.add_argument(f"--{flag(field.name)}", type=kind, metavar=metavar, **options)
 
 
-def _add_dcgan_arguments(parser):
-    parser.add_argument("--ngf", type=_positive_int, default=None, help="generator width")
-    parser.add_argument("--ndf", type=_positive_int, default=None, help="discriminator width")
-    parser.add_argument("--loss", default=None, choices=("gan_cls", "hinge"))
-    parser.add_argument("--label-smoothing", type=float, default=None, help="one-sided: real target 1 - s")
-    parser.add_argument("--discriminator", default=None, choices=("dcgan", "encoder_features"),
-                        help="D on pixels (Reed) or heads on stage 1's frozen image encoder (Projected GAN)")
-    parser.add_argument("--discriminator-levels", type=_positive_int, default=None,
-                        help="encoder_features: how many of the image encoder's last maps D reads (3)")
-    parser.add_argument("--discriminator-patch-weight", type=float, default=None,
-                        help="encoder_features: weight of an unconditional patch head's GAN loss (PatchGAN; 0: off)")
-    parser.add_argument("--discriminator-fine-tune", action="store_const", const=True, default=None,
-                        help="encoder_features: D's copy of stage 1's image encoder trains with its heads")
-    parser.add_argument("--spectral-norm", action="store_const", const=True, default=None)
-    parser.add_argument("--projection-discriminator", action="store_const", const=True, default=None,
-                        help="add the projection term (image features . text) to D's logit")
-    parser.add_argument("--generator-upsampling", default=None, choices=("transposed", "resize"),
-                        help="G's blocks double maps by 4x4 transposed convolutions or nearest resize + 3x3")
-    parser.add_argument("--generator-conditioning", default=None, choices=("input", "batch_norm"),
-                        help="noise and caption enter G's first layer only, or also set every block's batch norm")
-    parser.add_argument("--generator-attention-sizes", type=_positive_int, nargs="+", default=None, metavar="SIZE",
-                        help="sizes of G's maps (e.g. 16) where word attention (AttnGAN) reads the caption's words")
-    parser.add_argument("--captions-per-image", type=_positive_int, default=None, help="condition averaged over K captions")
-    parser.add_argument("--no-gan-int", dest="gan_int", action="store_const", const=False, default=None)
-    parser.add_argument("--interpolation-beta", type=float, default=None, help="GAN-INT beta (0.5)")
-    parser.add_argument("--matching-weight", type=float, default=None,
-                        help="weight of the DAMSM sentence loss in G's loss, through stage 1's image encoder (0: off)")
-    parser.add_argument("--matching-shape-negatives", type=int, default=None,
-                        help="shapes data: shape-swapped captions per caption, hard negatives of that loss")
-    parser.add_argument("--matching-color-negatives", type=int, default=None,
-                        help="shapes data: colour-swapped captions per caption, hard negatives of that loss")
-    parser.add_argument("--matching-position-negatives", type=int, default=None,
-                        help="shapes data: captions with a place word swapped for its opposite (left/right, top/bottom)")
-    parser.add_argument("--matching-word-weight", type=float, default=None,
-                        help="weight of DAMSM's word loss beside the sentence loss in G's matching term (AttnGAN: 1)")
-    parser.add_argument("--matching-word-negatives", action="store_const", const=True, default=None,
-                        help="the matching loss's hard negatives also enter its word loss")
-    parser.add_argument("--reconstruction-weight", type=float, default=None,
-                        help="weight of pix2pix's L1 distance of G(z, caption) to the caption's real image (0: off)")
-    parser.add_argument("--image-matching-weight", type=float, default=None,
-                        help="weight of XMC-GAN's image-image contrastive loss: G(z, caption) near its real image (0: off)")
-    parser.add_argument("--augment-shift", type=float, default=None,
-                        help="DiffAugment: shift images D and the matching loss see by up to this fraction of a side (0: off)")
-    parser.add_argument("--augment-cutout", type=float, default=None,
-                        help="DiffAugment: grey out a random square of this fraction of the side in images D sees (0: off)")
-    parser.add_argument("--checkpoint-every", type=_positive_int, default=None, help="steps between checkpoints")
-
-
-TRAIN_FLAGS = {
-    "data", "format", "epochs", "steps_per_epoch", "batch_size", "image_size", "seed", "text_encoder",
-    "text_encoder_epochs", "ngf", "ndf", "discriminator", "discriminator_levels", "discriminator_patch_weight",
-    "discriminator_fine_tune",
-    "loss", "label_smoothing", "spectral_norm", "projection_discriminator",
-    "generator_upsampling", "generator_conditioning", "generator_attention_sizes", "captions_per_image",
-    "gan_int", "interpolation_beta", "checkpoint_every", "matching_weight", "matching_shape_negatives",
-    "matching_color_negatives", "matching_position_negatives", "matching_word_weight", "text_encoder_word_weight",
-    "matching_word_negatives",
-    "reconstruction_weight", "augment_shift", "augment_cutout", "image_matching_weight",
-}
+def _flag_type(annotation):
+    """`int`, `float`, `str`, `bool`, `list` or `tuple` of a field's annotation (`int | None` -> int)."""
+    origin = typing.get_origin(annotation)
+    if origin in (list, tuple):
+        return origin
+    if origin in (types.UnionType, typing.Union):
+        return next(arg for arg in typing.get_args(annotation) if arg is not type(None))
+    return annotation
 
 
 def _given_settings(args):
-    return {name: value for name, value in vars(args).items() if name in TRAIN_FLAGS and value is not None}
+    """The settings fields given on the command line; those of a new run are checked here,
+    before TensorFlow starts, so that a bad value is one line at once."""
+    names = {field.name for field in dataclasses.fields(args.settings_class)}
+    given = {name: value for name, value in vars(args).items() if name in names and value is not None}
+    if not args.resume:
+        args.settings_class.from_given(given)
+    return given
 
 
 def _train_dcgan(args):
+    given = _given_settings(args)
     from tfgan_text.training.train_dcgan import train_dcgan
 
-    train_dcgan(args.out, resume=args.resume, strategy=args.strategy, **_given_settings(args))
-    print(f"trained: {os.path.join(args.out, 'model.keras')}; sample grids in {os.path.join(args.out, 'samples')}")
+    train_dcgan(args.out, resume=args.resume, strategy=args.strategy, **given)
+    print(f"trained: {os.path.join(args.out, MODEL_FILE)}; sample grids in {os.path.join(args.out, SAMPLES_DIR)}")
 
 
 def _train_text_encoder(args):
+    given = _given_settings(args)
     from tfgan_text.training.train_dcgan import train_text_encoder
 
-    _, recall = train_text_encoder(args.out, resume=args.resume, strategy=args.strategy, **_given_settings(args))
+    _, recall = train_text_encoder(args.out, resume=args.resume, strategy=args.strategy, **given)
     figures = ", ".join(f"{name} {value:.3f}" for name, value in recall.items()) or "no val split to measure on"
-    print(f"text encoder: {os.path.join(args.out, 'text_encoder.keras')}; caption->image {figures}")
-
-
-CAPTIONER_FLAGS = {
-    "data", "format", "epochs", "steps_per_epoch", "batch_size", "image_size", "seed", "mode", "init_from",
-    "embedding_dim", "hidden_dim", "encoder_downsampling", "encoder_coordinates", "attention_heads", "max_length",
-    "dropout", "learning_rate", "learning_rate_decay", "checkpoint_every", "d_learning_rate",
-    "d_pretrain_epochs", "d_steps", "mle_weight", "rollouts", "baseline", "rollout_update_rate", "entropy_weight",
-    "temperature_initial", "temperature_min", "temperature_decay",
-}
-
-
-def _add_captioner_arguments(parser):
-    parser.add_argument("--mode", default=None, choices=("mle", "seqgan", "gumbel"),
-                        help="mle (default): maximum likelihood; seqgan, gumbel: adversarial, from an MLE run")
-    parser.add_argument("--init-from", default=None, help="the MLE run an adversarial run starts from")
-    parser.add_argument("--embedding-dim", type=_positive_int, default=None, help="word embedding width")
-    parser.add_argument("--hidden-dim", type=_positive_int, default=None, help="LSTM width")
-    parser.add_argument("--encoder-downsampling", default=None, choices=("strided", "max_pool"),
-                        help="CNN blocks halve maps by strided 4x4 or by 3x3 + max pooling")
-    parser.add_argument("--encoder-coordinates", default=None, type=_on_off,
-                        help="on/off: row and column channels into every CNN block (CoordConv)")
-    parser.add_argument("--attention-heads", type=int, default=None,
-                        help="heads of the decoder's attention over the CNN's regions; 0: none (Show and Tell)")
-    parser.add_argument("--max-length", type=_positive_int, default=None, help="ids per caption")
-    parser.add_argument("--dropout", type=float, default=None, help="dropout before the token scores")
-    parser.add_argument("--learning-rate", type=float, default=None, help="G's rate: 1e-3 for mle, 1e-4 adversarial")
-    parser.add_argument("--learning-rate-decay", default=None, choices=("constant", "cosine"), help="mle: schedule")
-    parser.add_argument("--checkpoint-every", type=_positive_int, default=None, help="steps between checkpoints")
-    adversarial = parser.add_argument_group("adversarial modes (seqgan, gumbel)")
-    adversarial.add_argument("--d-learning-rate", type=float, default=None, help="discriminator rate (1e-4)")
-    adversarial.add_argument("--d-pretrain-epochs", type=int, default=None, help="epochs of D alone first (1)")
-    adversarial.add_argument("--d-steps", type=_positive_int, default=None, help="D updates per G update (1)")
-    adversarial.add_argument("--mle-weight", type=float, default=None, help="weight of the MLE term in G's loss (1.0)")
-    adversarial.add_argument("--rollouts", type=_positive_int, default=None, help="seqgan: rollouts per prefix (16)")
-    adversarial.add_argument("--baseline", default=None, choices=("mean", "greedy", "none"), help="seqgan: reward baseline")
-    adversarial.add_argument("--rollout-update-rate", type=float, default=None,
-                             help="seqgan: rollouts by a lagged copy of G updated at this rate (SeqGAN: 0.8)")
-    adversarial.add_argument("--entropy-weight", type=float, default=None,
-                             help="seqgan: weight of the entropy bonus on G's next-token distributions (0)")
-    adversarial.add_argument("--temperature-initial", type=float, default=None, help="gumbel: tau at the start (1.0)")
-    adversarial.add_argument("--temperature-min", type=float, default=None, help="gumbel: floor of tau (0.1)")
-    adversarial.add_argument("--temperature-decay", type=float, default=None, help="gumbel: exponential decay per step")
+    print(f"text encoder: {os.path.join(args.out, TEXT_ENCODER_FILE)}; caption->image {figures}")
 
 
 def _train_captioner(args):
+    given = _given_settings(args)
     from tfgan_text.training.train_captioner import train_captioner
 
-    given = {name: value for name, value in vars(args).items() if name in CAPTIONER_FLAGS and value is not None}
     train_captioner(args.out, resume=args.resume, strategy=args.strategy, **given)
-    print(f"trained: {os.path.join(args.out, 'model.keras')}; captions of sample images in "
-          f"{os.path.join(args.out, 'samples')}")
+    print(f"trained: {os.path.join(args.out, MODEL_FILE)}; captions of sample images in "
+          f"{os.path.join(args.out, SAMPLES_DIR)}")
 
 
 def _generate(args):
-    from tfgan_text.generate import generate_grid
+    from tfgan_text.inference.generate import generate_grid
 
     notes = generate_grid(args.model, args.captions, args.out, per_caption=args.n, seed=args.seed)
     for note in notes:
@@ -217,7 +144,7 @@ def _generate(args):
 
 def _caption(args):
     """Prints `PATH<TAB>caption` for each image, or one error line; exit status 2 if any failed."""
-    from tfgan_text.caption import caption_images
+    from tfgan_text.inference.caption import caption_images
 
     if args.seed is not None and not args.sample:
         raise UserError("--seed goes with --sample")
@@ -255,8 +182,15 @@ def _ensure_parent(path):
         raise UserError(f"output directory does not exist: {parent}")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (`--help` shows the usage)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="tfgan-text", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="tfgan-text", description=__doc__.splitlines()[0])
     verbs = parser.add_subparsers(dest="verb", required=True)
 
     data_parser = verbs.add_parser("data", help="look at datasets")
@@ -270,24 +204,21 @@ def build_parser():
     train = verbs.add_parser("train", help="train a model")
     models = train.add_subparsers(dest="model", required=True)
     dcgan = models.add_parser("dcgan", help="text-to-image DCGAN with GAN-CLS and GAN-INT (Reed et al. 2016)")
-    _add_train_arguments(dcgan)
-    _add_text_encoder_arguments(dcgan)
-    _add_dcgan_arguments(dcgan)
+    _add_train_arguments(dcgan, DCGANSettings)
     dcgan.set_defaults(run=_train_dcgan)
     captioner = models.add_parser("captioner", help="image-to-caption generator: MLE, then SeqGAN or Gumbel-softmax")
-    _add_train_arguments(captioner)
-    _add_captioner_arguments(captioner)
+    _add_train_arguments(captioner, CaptionerSettings)
     captioner.set_defaults(run=_train_captioner)
-    encoder = models.add_parser("text-encoder", help="pretrain a run's text encoder (stage 1 of train dcgan)")
-    _add_train_arguments(encoder)
-    _add_text_encoder_arguments(encoder)
+    encoder = models.add_parser("text-encoder", help="pretrain a dcgan run's text encoder (its stage 1) alone")
+    _add_train_arguments(encoder, DCGANSettings)
     encoder.set_defaults(run=_train_text_encoder)
 
     generate = verbs.add_parser("generate", help="images for captions from a trained text-to-image model")
     generate.add_argument("captions", nargs="+", help="one or more captions")
     generate.add_argument("--model", default=None, help="a run directory or saved model (default: the shipped demo)")
     generate.add_argument("--n", type=_positive_int, default=1, help="images per caption")
-    generate.add_argument("--seed", type=int, default=0, help="same caption and seed, same image")
+    generate.add_argument("--seed", type=int, default=0,
+                          help="image k of each caption is drawn from seed + k, as the SavedModel's seeds: same caption and seed, same image")
     generate.add_argument("--out", default="generated.png", help="PNG grid to write")
     generate.set_defaults(run=_generate)
 

@@ -31,6 +31,8 @@ import keras
 import tensorflow as tf
 
 from tfgan_text.errors import UserError
+from tfgan_text.export.onnx import OPSET, convert_function, write_onnx_dir
+from tfgan_text.file_names import CAPTIONER_CONFIG_FILE, EXTRA_DIR
 from tfgan_text.text.tokenizer import Tokenizer
 
 SIGNATURES = ("serving_default", "greedy", "sample")
@@ -41,8 +43,6 @@ LENGTH_NORMALIZATION = 0.0
 # of 65,535 x 65,535 (13 GB), are refused from their header before anything is decoded.
 MAX_PIXELS = 100_000_000
 IMAGE_FORMATS = "JPEG, PNG, GIF or BMP"
-# Written to assets.extra/ beside the vocabulary: what a client needs to know of the export.
-EXPORT_CONFIG_FILE = "captioner.json"
 ONNX_INPUT = "images"
 ONNX_OUTPUTS = ("token_ids", "log_prob")
 
@@ -216,13 +216,13 @@ class CaptionFunctions:
 
     def greedy_ids(self, images):
         """`(token_ids int64 [B, L], log_prob float32 [B])` of greedy search on decoded images."""
-        from tfgan_text.models.decoding import greedy_search
+        from tfgan_text.models.image_to_text.decoding import greedy_search
 
         return greedy_search(self.model, self.features(images))
 
     def beam_ids(self, images):
         """`(token_ids, log_prob)` of beam search of width `beam_width` on decoded images."""
-        from tfgan_text.models.decoding import beam_search
+        from tfgan_text.models.image_to_text.decoding import beam_search
 
         return beam_search(
             self.model, self.features(images), beam_width=self.beam_width, length_normalization=LENGTH_NORMALIZATION
@@ -230,7 +230,7 @@ class CaptionFunctions:
 
     def sample_ids(self, images, seeds):
         """`(token_ids, log_prob)` of tokens drawn row by row from the stateless generator at `seeds` (int64 `[B]`)."""
-        from tfgan_text.models.decoding import sample
+        from tfgan_text.models.image_to_text.decoding import sample
 
         return sample(self.model, self.features(images), tf.cast(seeds, tf.int64))
 
@@ -291,32 +291,25 @@ def image_to_text_archive(functions):
 
 
 def write_export_config(functions, directory):
-    """Writes `captioner.json` (see `CaptionFunctions.export_config`) into `directory`."""
+    """Writes `captioner.json` (see `CaptionFunctions.export_config`) into `directory`: what a
+    client needs to know of the export, beside the vocabulary."""
     os.makedirs(directory, exist_ok=True)
-    with open(os.path.join(directory, EXPORT_CONFIG_FILE), "w", encoding="utf-8", newline="\n") as file:
+    with open(os.path.join(directory, CAPTIONER_CONFIG_FILE), "w", encoding="utf-8", newline="\n") as file:
         json.dump(functions.export_config(), file, indent=2)
         file.write("\n")
 
 
-def convert_greedy_to_onnx(functions, opset):
+def convert_greedy_to_onnx(functions, opset=OPSET):
     """The ONNX `ModelProto` of greedy search on decoded images (`images` in; `token_ids`, `log_prob` out).
 
     The decoding loop is a `tf.while_loop`, which tf2onnx turns into one ONNX `Loop`.
     """
-    import onnx
-    import tf2onnx
-
     size = functions.image_size
     signature = (tf.TensorSpec([None, size, size, 3], tf.float32, name=ONNX_INPUT),)
-    model_proto, _ = tf2onnx.convert.from_function(
-        tf.function(lambda images: functions.greedy_ids(images)), input_signature=signature, opset=opset
-    )
-    _rename_outputs(model_proto, ONNX_OUTPUTS)
-    onnx.checker.check_model(model_proto)
-    return model_proto
+    return convert_function(functions.greedy_ids, signature, ONNX_OUTPUTS, opset)
 
 
-def onnx_config(functions, opset):
+def onnx_config(functions, opset=OPSET):
     """The `config.json` of the ONNX graph, without the tokenizer settings `Vocabulary.save_json` adds."""
     return {
         "format_version": 1,
@@ -334,12 +327,18 @@ def onnx_config(functions, opset):
     }
 
 
-def _rename_outputs(model_proto, names):
-    """Names the graph's outputs `names`, in order (tf2onnx names them after the TF tensors)."""
-    graph = model_proto.graph
-    renames = {output.name: name for output, name in zip(graph.output, names)}
-    for node in graph.node:
-        node.output[:] = [renames.get(output, output) for output in node.output]
-        node.input[:] = [renames.get(value, value) for value in node.input]
-    for output in graph.output:
-        output.name = renames.get(output.name, output.name)
+def writers(model, run_dir, vocabulary, run_settings, beam_width=None):
+    """`(write the SavedModel into a directory, write onnx/ into a model root)` of a `Captioner`
+    of the run in `run_dir`; `serving_default`'s beam width is `beam_width` (default 3)."""
+    functions = CaptionFunctions(model, run_dir, beam_width=BEAM_WIDTH if beam_width is None else beam_width)
+    archive = image_to_text_archive(functions)
+
+    def write(directory):
+        archive.write_out(directory, verbose=False)
+        write_export_config(functions, os.path.join(directory, EXTRA_DIR))
+
+    def write_onnx(model_root):
+        return write_onnx_dir(model_root, convert_greedy_to_onnx(functions), vocabulary, onnx_config(functions),
+                              run_settings)
+
+    return write, write_onnx

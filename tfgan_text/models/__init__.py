@@ -1,4 +1,5 @@
-"""Keras models, one file per model. Import a model's module to use it; `load_model` loads any."""
+"""Keras models, one file per model: `text_to_image/`, `image_to_text/`, and the text and image
+encoders both use. Import a model's module to use it; `load_model` loads any."""
 
 import importlib
 import os
@@ -6,16 +7,17 @@ import os
 from tfgan_text.errors import UserError
 
 MODEL_MODULES = (
-    "dcgan",
-    "dcgan_networks",
-    "encoder_discriminator",
     "text_encoder",
     "image_encoder",
     "joint_embedding",
-    "captioner",
-    "caption_discriminator",
-    "seqgan",
-    "gumbel",
+    "text_to_image.dcgan",
+    "text_to_image.dcgan_networks",
+    "text_to_image.encoder_discriminator",
+    "text_to_image.generator_terms",
+    "image_to_text.captioner",
+    "image_to_text.caption_discriminator",
+    "image_to_text.seqgan",
+    "image_to_text.gumbel",
 )
 
 

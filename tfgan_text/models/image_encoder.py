@@ -5,9 +5,7 @@ import numpy as np
 from keras import ops
 
 from tfgan_text.errors import UserError
-
-POOLINGS = ("average", "flatten")
-DOWNSAMPLINGS = ("strided", "max_pool")
+from tfgan_text.models.network_options import DOWNSAMPLINGS, POOLINGS
 
 
 @keras.saving.register_keras_serializable(package="tfgan_text")

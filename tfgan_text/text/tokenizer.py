@@ -12,13 +12,13 @@ import tensorflow as tf
 import tensorflow_text
 
 from tfgan_text.text import token_rule
+from tfgan_text.file_names import VOCAB_FILE
 from tfgan_text.text.vocabulary import (
     END_ID,
     PAD_ID,
     START_ID,
     UNK,
     UNK_ID,
-    VOCAB_FILE,
     Vocabulary,
     check_settings,
 )

@@ -6,17 +6,12 @@ import os
 import unicodedata
 
 from tfgan_text.errors import DataError, UserError
+from tfgan_text.file_names import ONNX_CONFIG_FILE, ONNX_VOCAB_FILE, TOKENIZER_SETTINGS_FILE, VOCAB_FILE
 from tfgan_text.text import token_rule
 
 PAD, UNK, START, END = "<pad>", "<unk>", "<start>", "<end>"
 RESERVED = (PAD, UNK, START, END)
 PAD_ID, UNK_ID, START_ID, END_ID = range(4)
-VOCAB_FILE = "vocab.txt"
-SETTINGS_FILE = "tokenizer.json"
-# The JSON form that ships beside an ONNX graph: the tokens as a list, the settings under
-# "tokenizer" in a config that also describes the graph.
-JSON_VOCAB_FILE = "vocab.json"
-JSON_CONFIG_FILE = "config.json"
 FORMAT_VERSION = 1
 
 
@@ -143,7 +138,7 @@ class Vocabulary:
         os.makedirs(directory, exist_ok=True)
         with open(os.path.join(directory, VOCAB_FILE), "w", encoding="utf-8", newline="\n") as f:
             f.write("".join(token + "\n" for token in self.tokens))
-        with open(os.path.join(directory, SETTINGS_FILE), "w", encoding="utf-8", newline="\n") as f:
+        with open(os.path.join(directory, TOKENIZER_SETTINGS_FILE), "w", encoding="utf-8", newline="\n") as f:
             json.dump(self.settings(), f, indent=2)
             f.write("\n")
         self.directory = directory
@@ -152,10 +147,10 @@ class Vocabulary:
         """Writes the JSON form: `vocab.json` (the tokens) and `config.json` (`config` with the
         settings under `"tokenizer"`)."""
         os.makedirs(directory, exist_ok=True)
-        with open(os.path.join(directory, JSON_VOCAB_FILE), "w", encoding="utf-8", newline="\n") as f:
+        with open(os.path.join(directory, ONNX_VOCAB_FILE), "w", encoding="utf-8", newline="\n") as f:
             json.dump(list(self.tokens), f, ensure_ascii=False)
             f.write("\n")
-        with open(os.path.join(directory, JSON_CONFIG_FILE), "w", encoding="utf-8", newline="\n") as f:
+        with open(os.path.join(directory, ONNX_CONFIG_FILE), "w", encoding="utf-8", newline="\n") as f:
             json.dump({**config, "tokenizer": self.settings()}, f, indent=2)
             f.write("\n")
 
@@ -163,10 +158,10 @@ class Vocabulary:
     def load(cls, directory):
         """Reads what `save` (or `save_json`) wrote; raises `DataError` naming the file and line of a problem."""
         vocab_path = os.path.join(directory, VOCAB_FILE)
-        settings_path = os.path.join(directory, SETTINGS_FILE)
-        if not os.path.exists(vocab_path) and os.path.exists(os.path.join(directory, JSON_VOCAB_FILE)):
-            vocab_path = os.path.join(directory, JSON_VOCAB_FILE)
-            settings_path = os.path.join(directory, JSON_CONFIG_FILE)
+        settings_path = os.path.join(directory, TOKENIZER_SETTINGS_FILE)
+        if not os.path.exists(vocab_path) and os.path.exists(os.path.join(directory, ONNX_VOCAB_FILE)):
+            vocab_path = os.path.join(directory, ONNX_VOCAB_FILE)
+            settings_path = os.path.join(directory, ONNX_CONFIG_FILE)
             settings = _read_settings(settings_path, key="tokenizer")
             tokens = _read_json_tokens(vocab_path)
         else:

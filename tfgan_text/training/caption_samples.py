@@ -36,7 +36,7 @@ class CaptionSamples(keras.callbacks.Callback):
         self.last_captions = None
 
     def on_epoch_end(self, epoch, logs=None):
-        from tfgan_text.models.decoding import greedy_search
+        from tfgan_text.models.image_to_text.decoding import greedy_search
 
         captioner = self.captioner() if self.captioner else self.model
         features = captioner.encode_images(tf.cast(self.images, tf.float32) / 127.5 - 1.0)

@@ -2,7 +2,7 @@
 
 ```
 RUN_DIR/
-  run.json          settings (architecture and training), written when the run starts
+  run.json          settings (architecture, data and training; the preset's name), written when the run starts
   vocab.txt         vocabulary and tokenizer settings (tfgan_text.text.Vocabulary)
   tokenizer.json
   text_encoder.keras    the pretrained text encoder (stage 1)
@@ -18,8 +18,7 @@ import os
 import tempfile
 
 from tfgan_text.errors import UserError
-
-SETTINGS_FILE = "run.json"
+from tfgan_text.file_names import CHECKPOINTS_DIR, LOGS_DIR, RUN_SETTINGS_FILE, SAMPLES_DIR
 
 
 class RunDir:
@@ -37,18 +36,18 @@ class RunDir:
 
     @property
     def checkpoints(self):
-        return self.file("checkpoints")
+        return self.file(CHECKPOINTS_DIR)
 
     @property
     def samples(self):
-        return self.file("samples")
+        return self.file(SAMPLES_DIR)
 
     @property
     def logs(self):
-        return self.file("logs")
+        return self.file(LOGS_DIR)
 
     def exists(self):
-        return os.path.exists(self.file(SETTINGS_FILE))
+        return os.path.exists(self.file(RUN_SETTINGS_FILE))
 
     def start(self, settings):
         """Creates the directory for a new run and writes its settings; never reuses a run's."""
@@ -60,16 +59,16 @@ class RunDir:
         self.write_settings(settings)
 
     def write_settings(self, settings):
-        write_atomically(self.file(SETTINGS_FILE), json.dumps(settings, indent=2, sort_keys=True).encode())
+        write_atomically(self.file(RUN_SETTINGS_FILE), json.dumps(settings, indent=2, sort_keys=True).encode())
 
     def read_settings(self):
         if not self.exists():
-            raise UserError(f"no run to resume in {self.path} (no {SETTINGS_FILE}); start one without --resume")
+            raise UserError(f"no run to resume in {self.path} (no {RUN_SETTINGS_FILE}); start one without --resume")
         try:
-            with open(self.file(SETTINGS_FILE), encoding="utf-8") as file:
+            with open(self.file(RUN_SETTINGS_FILE), encoding="utf-8") as file:
                 return json.load(file)
         except (OSError, ValueError) as error:
-            raise UserError(f"{self.file(SETTINGS_FILE)} cannot be read: {error}") from None
+            raise UserError(f"{self.file(RUN_SETTINGS_FILE)} cannot be read: {error}") from None
 
 
 def write_atomically(path, payload):

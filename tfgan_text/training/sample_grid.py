@@ -3,10 +3,10 @@
 import os
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tfgan_text.image_grid import image_grid, to_uint8
+from tfgan_text.noise import image_seeds, seed_noise
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -20,7 +20,8 @@ class SampleGrid(keras.callbacks.Callback):
         captions: list of str, the captions drawn (each written under its image).
         tokenizer: callable mapping string captions `[B]` to token ids `[B, T]`.
         noise_dim: int, the generator's noise size.
-        seed: int, seed of the fixed noise.
+        seed: int, the first image's seed of the fixed noise (`tfgan_text.noise`: image i has
+            seed `seed + i`).
         log_dir: optional str, TensorBoard log directory for the image summary.
 
     Example:
@@ -33,7 +34,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.directory = directory
         self.captions = list(captions)
         self.token_ids = tokenizer(tf.constant(self.captions))
-        self.noise = np.random.default_rng(seed).standard_normal((len(self.captions), noise_dim)).astype(np.float32)
+        self.noise = seed_noise(image_seeds(seed, len(self.captions)), noise_dim)
         self.writer = tf.summary.create_file_writer(log_dir) if log_dir else None
         self.last_path = None
 

@@ -21,124 +21,23 @@ from tfgan_text import data
 from tfgan_text.data.pipeline import steps_per_epoch, training_pipeline
 from tfgan_text.errors import UserError
 from tfgan_text.models import load_model
-from tfgan_text.models.caption_discriminator import CaptionDiscriminator
-from tfgan_text.models.captioner import Captioner
-from tfgan_text.models.gumbel import GumbelCaptionGAN
-from tfgan_text.models.image_encoder import DOWNSAMPLINGS, POOLINGS, ImageEncoder
-from tfgan_text.models.seqgan import SeqGAN
+from tfgan_text.models.image_to_text.caption_discriminator import CaptionDiscriminator
+from tfgan_text.models.image_to_text.captioner import Captioner
+from tfgan_text.models.image_to_text.gumbel import GumbelCaptionGAN
+from tfgan_text.models.image_encoder import ImageEncoder
+from tfgan_text.models.image_to_text.seqgan import SeqGAN
 from tfgan_text.text.tokenizer import Tokenizer
-from tfgan_text.text.vocabulary import SETTINGS_FILE, VOCAB_FILE, Vocabulary
+from tfgan_text.file_names import DISCRIMINATOR_FILE, MODEL_FILE, TOKENIZER_SETTINGS_FILE, VOCAB_FILE
+from tfgan_text.text.vocabulary import Vocabulary
 from tfgan_text.training.caption_samples import CaptionSamples
 from tfgan_text.training.checkpoints import StopOnNonFiniteLoss, TrainingCheckpoint
 from tfgan_text.training.resumable_fit import fit_from_step
 from tfgan_text.training.run_dir import RunDir
-from tfgan_text.training.run_settings import RunSettings, flag
+from tfgan_text.training.captioner_settings import MODES, CaptionerSettings
+from tfgan_text.training.run_settings import flag
 from tfgan_text.training.strategy import select_strategy
 
-LEARNING_RATE_DECAYS = ("constant", "cosine")
-MODES = ("mle", "seqgan", "gumbel")
-MODEL_FILE = "model.keras"
-DISCRIMINATOR_FILE = "discriminator.keras"
 SAMPLE_IMAGES = 16
-
-
-@dataclasses.dataclass
-class CaptionerSettings(RunSettings):
-    """Everything that defines a captioner run; saved as `run.json` in the run directory.
-
-    An adversarial run (`mode` seqgan or gumbel) takes its architecture and vocabulary from
-    the MLE run named by `init_from`. Defaults are sized for a 2-core CPU and the built-in
-    shapes.
-    """
-
-    # data
-    data: str = "shapes"
-    format: str = "auto"
-    seed: int = 0
-    mode: str = "mle"
-    init_from: str | None = None
-    # architecture
-    image_size: int = 64
-    embedding_dim: int = 128
-    hidden_dim: int = 256
-    encoder_filters: tuple = (32, 64, 128, 256)
-    encoder_pooling: str = "average"
-    encoder_downsampling: str = "max_pool"
-    encoder_coordinates: bool = True
-    # > 0: the decoder attends over the CNN's regions at every step (Lu et al. 2017).
-    attention_heads: int = 4
-    max_length: int = 32
-    min_count: int = 1
-    dropout: float = 0.0
-    # training
-    epochs: int = 10
-    steps_per_epoch: int | None = None
-    batch_size: int = 64
-    learning_rate: float | None = None
-    # "cosine": MLE's rate decays to 5% of `learning_rate` over `epochs` (Loshchilov & Hutter 2017).
-    learning_rate_decay: str = "cosine"
-    checkpoint_every: int = 200
-    # adversarial (seqgan, gumbel)
-    d_learning_rate: float = 1e-4
-    d_pretrain_epochs: int = 1
-    d_steps: int = 1
-    mle_weight: float = 1.0
-    rollouts: int = 16
-    baseline: str = "mean"
-    rollout_update_rate: float | None = None
-    entropy_weight: float = 0.0
-    temperature_initial: float = 1.0
-    temperature_min: float = 0.1
-    temperature_decay: float = 1e-4
-
-    ARCHITECTURE = ("mode", "image_size", "embedding_dim", "hidden_dim", "encoder_filters", "encoder_pooling",
-                    "encoder_downsampling", "encoder_coordinates", "attention_heads", "max_length", "min_count")
-    # What runs saved before these fields existed were trained with.
-    FORMER_VALUES = {"encoder_downsampling": "strided", "encoder_coordinates": False, "learning_rate_decay": "constant",
-                     "attention_heads": 0}
-    # Taken from the MLE run an adversarial run starts from.
-    INHERITED = ("data", "format", "seed", "image_size", "embedding_dim", "hidden_dim", "encoder_filters",
-                 "encoder_pooling", "encoder_downsampling", "encoder_coordinates", "attention_heads", "max_length",
-                 "min_count", "dropout")
-
-    def __post_init__(self):
-        self.encoder_filters = tuple(self.encoder_filters)
-
-    def check(self):
-        self.check_positive(("image_size", "embedding_dim", "hidden_dim", "max_length", "min_count", "epochs",
-                             "batch_size", "checkpoint_every"))
-        if self.mode not in MODES:
-            raise UserError(f"unknown mode {self.mode!r}; expected one of {', '.join(MODES)}")
-        if self.steps_per_epoch is not None:
-            self.check_positive(("steps_per_epoch",))
-        if len(self.encoder_filters) < 2 or any(not isinstance(f, int) or f <= 0 for f in self.encoder_filters):
-            raise UserError(f"encoder-filters must be at least 2 positive integers, got {list(self.encoder_filters)}")
-        if isinstance(self.attention_heads, bool) or not isinstance(self.attention_heads, int) \
-                or self.attention_heads < 0 or self.hidden_dim % max(self.attention_heads, 1):
-            raise UserError(f"attention-heads must be an integer >= 0 that divides hidden-dim {self.hidden_dim}, "
-                            f"got {self.attention_heads!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
-        self.check_choice("encoder_pooling", POOLINGS)
-        self.check_choice("encoder_downsampling", DOWNSAMPLINGS)
-        self.check_choice("learning_rate_decay", LEARNING_RATE_DECAYS)
-        for name in ("learning_rate", "d_learning_rate"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise UserError(f"{flag(name)} must be positive, got {value}")
-        if not self.entropy_weight >= 0:
-            raise UserError(f"entropy-weight must be >= 0, got {self.entropy_weight}")
-        if self.d_pretrain_epochs < 0:
-            raise UserError(f"d-pretrain-epochs must be >= 0, got {self.d_pretrain_epochs}")
-        self.check_positive(("d_steps", "rollouts"))
-        return self
-
-    @property
-    def generator_learning_rate(self):
-        """`learning_rate`, by default 1e-3 for MLE and 1e-4 to fine-tune adversarially."""
-        if self.learning_rate is not None:
-            return self.learning_rate
-        return 1e-3 if self.mode == "mle" else 1e-4
 
 
 class _Run:
@@ -149,8 +48,8 @@ class _Run:
         if resume:
             self.config = CaptionerSettings().resumed_from(self.dir.read_settings(), settings)
         else:
-            settings = {**settings, **_inherited_settings(settings)}
-            self.config = CaptionerSettings(**settings).check()
+            settings = CaptionerSettings.with_preset(settings)
+            self.config = CaptionerSettings(**{**settings, **_inherited_settings(settings)}).check()
         config = self.config
         self.source = data.load(config.data, split="train", image_size=config.image_size, format=config.format,
                                 seed=config.seed)
@@ -158,12 +57,12 @@ class _Run:
         if self.steps == 0:
             raise UserError(f"the training split holds fewer than one batch of {config.batch_size} images")
         if not resume:
-            self.dir.start(_json_ready(dataclasses.asdict(config)))
+            self.dir.start(dataclasses.asdict(config))
             if config.mode == "mle":
                 Vocabulary.build(data.all_captions(self.source), min_count=config.min_count,
                                  max_length=config.max_length).save(self.dir.path)
             else:
-                for name in (VOCAB_FILE, SETTINGS_FILE):
+                for name in (VOCAB_FILE, TOKENIZER_SETTINGS_FILE):
                     shutil.copyfile(os.path.join(config.init_from, name), self.dir.file(name))
         self.vocabulary = Vocabulary.load(self.dir.path)
         self.tokenizer = Tokenizer(self.vocabulary)
@@ -248,10 +147,6 @@ def _inherited_settings(settings):
     return {name: saved[name] for name in CaptionerSettings.INHERITED if name in saved} | {
         "init_from": os.path.abspath(init_from)
     }
-
-
-def _json_ready(settings):
-    return {name: list(value) if isinstance(value, tuple) else value for name, value in settings.items()}
 
 
 def _image_encoder(config, regions=False):

@@ -17,218 +17,24 @@ from tfgan_text.data import shapes
 from tfgan_text.data.pipeline import steps_per_epoch, training_pipeline
 from tfgan_text.errors import UserError
 from tfgan_text.models import load_model
-from tfgan_text.models.dcgan import DCGANDiscriminator, DCGANGenerator, TextConditionalDCGAN
-from tfgan_text.models.dcgan_networks import CONDITIONINGS, UPSAMPLINGS, generator_hidden_sizes
-from tfgan_text.models.encoder_discriminator import EncoderFeatureDiscriminator
-from tfgan_text.models.image_encoder import DOWNSAMPLINGS, ImageEncoder
+from tfgan_text.file_names import IMAGE_ENCODER_FILE, MODEL_FILE, TEXT_ENCODER_FILE
 from tfgan_text.metrics.retrieval import caption_to_image_recall
+from tfgan_text.models.image_encoder import ImageEncoder
 from tfgan_text.models.joint_embedding import JointEmbedding
 from tfgan_text.models.text_encoder import CharCNNRNNEncoder, WordRNNEncoder, char_ids
+from tfgan_text.models.text_to_image import generator_terms
+from tfgan_text.models.text_to_image.dcgan import DCGANDiscriminator, DCGANGenerator, TextConditionalDCGAN
+from tfgan_text.models.text_to_image.encoder_discriminator import EncoderFeatureDiscriminator
 from tfgan_text.text.tokenizer import Tokenizer
 from tfgan_text.text.vocabulary import Vocabulary
 from tfgan_text.training.checkpoints import StopOnNonFiniteLoss, TrainingCheckpoint
+from tfgan_text.training.dcgan_settings import STAGE_ONE_IMAGE_ENCODER_FILTERS, DCGANSettings
 from tfgan_text.training.resumable_fit import fit_from_step
 from tfgan_text.training.run_dir import RunDir
-from tfgan_text.training.run_settings import RunSettings, flag
 from tfgan_text.training.sample_grid import SampleGrid
 from tfgan_text.training.strategy import select_strategy
 
-TEXT_ENCODERS = ("word_rnn", "char_cnn_rnn")
-# "dcgan": Reed's D on pixels; "encoder_features": heads on stage 1's frozen image encoder
-# (`EncoderFeatureDiscriminator`, as Projected GANs).
-DISCRIMINATORS = ("dcgan", "encoder_features")
-STAGE_ONE_IMAGE_ENCODER_FILTERS = (32, 64, 128, 256)
-TEXT_ENCODER_FILE = "text_encoder.keras"
-IMAGE_ENCODER_FILE = "image_encoder.keras"
-MODEL_FILE = "model.keras"
 SAMPLE_CAPTIONS = 16
-
-
-# Hard-negative counts: per caption, that many counterfactuals of each kind, in stage 1's
-# matching loss and in G's.
-TEXT_ENCODER_NEGATIVE_FIELDS = (
-    "text_encoder_shape_negatives", "text_encoder_color_negatives", "text_encoder_position_negatives",
-)
-MATCHING_NEGATIVE_FIELDS = ("matching_shape_negatives", "matching_color_negatives", "matching_position_negatives")
-# Options that make counterfactual captions by swapping a shape, colour or place word of the
-# built-in shapes captions for another (see `_word_ids`).
-WORD_SWAP_FIELDS = (*TEXT_ENCODER_NEGATIVE_FIELDS, *MATCHING_NEGATIVE_FIELDS, "counterfactual_wrong_rate")
-
-
-@dataclasses.dataclass
-class DCGANSettings(RunSettings):
-    """Everything that defines a DCGAN run; saved as `run.json` in the run directory.
-
-    Architecture fields must match when a run is resumed; training fields may change
-    (e.g. more `epochs`). Defaults are sized for a 2-core CPU; Reed et al. used ngf 128,
-    ndf 64, batch 64, 600 epochs.
-    """
-
-    # data
-    data: str = "shapes"
-    format: str = "auto"
-    seed: int = 0
-    # architecture
-    image_size: int = 64
-    noise_dim: int = 100
-    ngf: int = 32
-    ndf: int = 32
-    text_encoder: str = "word_rnn"
-    text_embedding_dim: int = 128
-    text_hidden_dim: int = 128
-    max_length: int = 32
-    min_count: int = 1
-    discriminator: str = "dcgan"
-    discriminator_levels: int = 3  # encoder_features: how many of the encoder's 4 maps D reads
-    # encoder_features: weight of an unconditional patch head's GAN loss (PatchGAN); 0: no head.
-    discriminator_patch_weight: float = 0.0
-    # encoder_features: the encoder's convolution blocks train with D's heads (its own copy; the
-    # matching loss's teacher stays frozen).
-    discriminator_fine_tune: bool = False
-    spectral_norm: bool = False
-    projection_discriminator: bool = False
-    generator_upsampling: str = "transposed"
-    generator_conditioning: str = "input"
-    # Sizes of G's maps where AttnGAN's word attention reads the caption's words ([]: none).
-    generator_attention_sizes: list = dataclasses.field(default_factory=list)
-    # training
-    epochs: int = 10
-    steps_per_epoch: int | None = None
-    batch_size: int = 64
-    text_encoder_epochs: int = 3
-    # Stage 1's matching loss: the softmax scale (AttnGAN's gamma3), and for shapes data with
-    # the word encoder, hard negatives per caption made by swapping one shape / colour word.
-    # 7 shape negatives separate shapes far better (cosine of captions differing only in shape
-    # 0.98 -> 0.79 after 3 epochs, bench/text_embedding_separation.py) at 2.75x the stage-1
-    # cost; off by default until a quality run shows the GAN gains from it.
-    text_encoder_gamma: float = 10.0
-    # Stage 1's image encoder halves its maps by "strided" convolutions or "max_pool" (3x3
-    # convolutions at full resolution, VGG-like), see `ImageEncoder`.
-    text_encoder_image_downsampling: str = "strided"
-    # Row and column channels into each of its blocks (CoordConv): its pooled feature, the
-    # matching loss's teacher, can then say where things are.
-    text_encoder_image_coordinates: bool = False
-    text_encoder_shape_negatives: int = 0
-    text_encoder_color_negatives: int = 0
-    # ... and with a place word swapped for its opposite (left/right, top/bottom, alternately).
-    text_encoder_position_negatives: int = 0
-    # Weight of DAMSM's word loss beside stage 1's sentence loss (AttnGAN: 1; 0: off): each
-    # word has to find its region of the image, so two-object captions need both objects.
-    text_encoder_word_weight: float = 0.0
-    # The hard negatives above also enter that word loss: a swapped word must not find itself.
-    text_encoder_word_negatives: bool = False
-    loss: str = "gan_cls"
-    label_smoothing: float = 0.0
-    # Share of GAN-CLS wrong captions that are the image's own caption with one shape word
-    # swapped (shapes data, word encoder): wrong only in shape, so D must look at shape.
-    counterfactual_wrong_rate: float = 0.0
-    # Weight of the DAMSM sentence loss in G's loss (AttnGAN's lambda), through stage 1's
-    # frozen image encoder; 0: off, as Reed.
-    matching_weight: float = 0.0
-    # For shapes data with the word encoder: shape-swapped captions per caption, hard
-    # negatives of that loss (see `TextConditionalDCGAN`'s `matching_swap_groups`).
-    matching_shape_negatives: int = 0
-    matching_color_negatives: int = 0  # the same with one colour word swapped
-    matching_position_negatives: int = 0  # ... with one place word swapped for its opposite
-    # Weight of DAMSM's word loss beside the sentence loss in G's matching term (AttnGAN: 1).
-    matching_word_weight: float = 0.0
-    matching_word_negatives: bool = False  # the matching negatives also enter that word loss
-    # Weight of XMC-GAN's image-image contrastive loss in G's loss: through stage 1's frozen
-    # image encoder, G(z, h_i) must be nearer real image i than the batch's other real images.
-    image_matching_weight: float = 0.0
-    # Weight of pix2pix's L1 term pulling G(z, h_i) towards real image i; 0: off, as Reed.
-    reconstruction_weight: float = 0.0
-    # DiffAugment's translation: images D and the matching loss's encoder see are first moved
-    # by up to this fraction of the image side (0.0625: 4 pixels at 64); 0: off.
-    augment_shift: float = 0.0
-    # DiffAugment's cutout: each image D sees (only D) has a grey square of this fraction of the
-    # image side at a random place, after its shift (DiffAugment: 0.5); 0: off.
-    augment_cutout: float = 0.0
-    captions_per_image: int = 1
-    gan_int: bool = True
-    interpolation_beta: float = 0.5
-    learning_rate: float = 2e-4
-    beta_1: float = 0.5
-    checkpoint_every: int = 200
-
-    ARCHITECTURE = (
-        "image_size", "noise_dim", "ngf", "ndf", "text_encoder", "text_embedding_dim",
-        "text_hidden_dim", "max_length", "min_count", "discriminator", "discriminator_levels",
-        "discriminator_patch_weight", "discriminator_fine_tune", "spectral_norm", "projection_discriminator",
-        "generator_upsampling", "generator_conditioning", "generator_attention_sizes", "matching_weight", "matching_shape_negatives",
-        "matching_color_negatives", "matching_position_negatives", "matching_word_weight",
-        "matching_word_negatives", "image_matching_weight",
-    )
-
-    def check(self):
-        self.check_positive(("image_size", "noise_dim", "ngf", "ndf", "text_embedding_dim", "text_hidden_dim",
-                             "max_length", "epochs", "batch_size", "captions_per_image", "min_count"))
-        for name in (*TEXT_ENCODER_NEGATIVE_FIELDS, *MATCHING_NEGATIVE_FIELDS):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise UserError(f"{name.replace('_', '-')} must be an integer >= 0, got {value!r}")
-        if not self.text_encoder_gamma > 0:
-            raise UserError(f"text-encoder-gamma must be > 0, got {self.text_encoder_gamma!r}")
-        for name in ("matching_weight", "reconstruction_weight", "text_encoder_word_weight", "matching_word_weight",
-                     "discriminator_patch_weight", "image_matching_weight"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise UserError(f"{name.replace('_', '-')} must be a number >= 0, got {value!r}")
-        for name in (*MATCHING_NEGATIVE_FIELDS, "matching_word_weight"):
-            if getattr(self, name) and not self.matching_weight:
-                raise UserError(f"{flag(name)} needs matching-weight > 0")
-            if getattr(self, name) and self.captions_per_image > 1:
-                raise UserError(f"{flag(name)} needs captions-per-image 1")
-        for stage in ("text_encoder", "matching"):
-            negatives = [getattr(self, f"{stage}_{kind}_negatives") for kind in ("shape", "color", "position")]
-            if getattr(self, f"{stage}_word_negatives") and not (getattr(self, f"{stage}_word_weight") and any(negatives)):
-                raise UserError(f"{flag(stage + '_word_negatives')} needs {flag(stage + '_word_weight')} > 0 and "
-                                f"{flag(stage)} hard negatives (shape, colour or place)")
-        for name, upper in (("augment_shift", 0.5), ("augment_cutout", 1.0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < upper:
-                raise UserError(f"{flag(name)} must be a number in [0, {upper:g}), got {value!r}")
-        if not 0.0 <= self.counterfactual_wrong_rate <= 1.0:
-            raise UserError(f"counterfactual-wrong-rate must be in [0, 1], got {self.counterfactual_wrong_rate!r}")
-        word_swaps = [name for name in WORD_SWAP_FIELDS if getattr(self, name)]
-        if word_swaps and (self.data != "shapes" or self.text_encoder != "word_rnn"):
-            raise UserError(f"{word_swaps[0].replace('_', '-')} swaps shapes words in captions: it needs the built-in "
-                            f"shapes data and the word_rnn text encoder, not {self.data!r} with {self.text_encoder!r}")
-        self.check_choice("text_encoder_image_downsampling", DOWNSAMPLINGS)
-        self.check_choice("generator_upsampling", UPSAMPLINGS)
-        self.check_choice("generator_conditioning", CONDITIONINGS)
-        self.check_choice("discriminator", DISCRIMINATORS)
-        if self.discriminator_levels not in range(1, len(STAGE_ONE_IMAGE_ENCODER_FILTERS) + 1):
-            raise UserError(f"discriminator-levels must be in [1, {len(STAGE_ONE_IMAGE_ENCODER_FILTERS)}], "
-                            f"got {self.discriminator_levels!r}")
-        for name in ("discriminator_patch_weight", "discriminator_fine_tune"):
-            if getattr(self, name) and self.discriminator != "encoder_features":
-                raise UserError(f"{flag(name)} applies to the encoder_features discriminator, not {self.discriminator!r}")
-        if self.discriminator != "dcgan":
-            for name in ("spectral_norm", "projection_discriminator"):
-                if getattr(self, name):
-                    raise UserError(f"{flag(name)} applies to the dcgan discriminator, not {self.discriminator!r}")
-        if self.image_size not in (32, 64, 128):
-            raise UserError(f"image size must be 32, 64 or 128, got {self.image_size}")
-        self._check_attention_sizes()
-        if self.text_encoder not in TEXT_ENCODERS:
-            raise UserError(f"unknown text encoder {self.text_encoder!r}; expected one of {', '.join(TEXT_ENCODERS)}")
-        if self.steps_per_epoch is not None and self.steps_per_epoch <= 0:
-            raise UserError(f"steps-per-epoch must be a positive integer, got {self.steps_per_epoch}")
-        return self
-
-    def _check_attention_sizes(self):
-        sizes = self.generator_attention_sizes
-        if not sizes:
-            return
-        hidden_sizes = generator_hidden_sizes(self.image_size)
-        if not isinstance(sizes, list) or any(size not in hidden_sizes or isinstance(size, bool) for size in sizes):
-            raise UserError(f"generator-attention-sizes must be among G's hidden map sizes {hidden_sizes} at image "
-                            f"size {self.image_size}, got {sizes!r}")
-        if self.gan_int:
-            raise UserError("generator-attention-sizes needs --no-gan-int: interpolated captions have no words to attend to")
-        if self.captions_per_image > 1:
-            raise UserError("generator-attention-sizes needs captions-per-image 1: G attends to the words of one caption")
 
 
 class _Run:
@@ -239,7 +45,7 @@ class _Run:
         if resume:
             self.config = DCGANSettings().resumed_from(self.dir.read_settings(), settings)
         else:
-            self.config = DCGANSettings(**settings).check()
+            self.config = DCGANSettings.from_given(settings)
         config = self.config
         self.source = data.load(config.data, split="train", image_size=config.image_size, format=config.format, seed=config.seed)
         self.steps = config.steps_per_epoch or steps_per_epoch(self.source, config.batch_size)
@@ -258,7 +64,8 @@ class _Run:
         shape_words = _word_ids(self, shapes.ATTRIBUTE_NAMES["shape"]) if config.counterfactual_wrong_rate > 0 else []
         return training_pipeline(
             self.source, config.batch_size, tokenizer=self.tokenize, captions_per_image=config.captions_per_image,
-            seed=config.seed, start_epoch=start_epoch, start_batch=start_batch,
+            random_crop=config.random_crop, flip=config.flip, seed=config.seed, start_epoch=start_epoch,
+            start_batch=start_batch,
             counterfactual_words=shape_words or None, counterfactual_rate=config.counterfactual_wrong_rate,
         )
 
@@ -301,7 +108,7 @@ def train_dcgan(out, resume=False, strategy="auto", callbacks=(), verbose="auto"
             text_encoder, image_encoder = _pretrain_text_encoder(run, verbose)
         swap_groups = _swap_groups(run, config.matching_shape_negatives, config.matching_color_negatives,
                                    config.matching_position_negatives)
-        model = _build_model(config, text_encoder, image_encoder, swap_groups)
+        model = _build_model(config, text_encoder, image_encoder, swap_groups, run.steps)
         checkpoint = TrainingCheckpoint(run.dir.checkpoints, every_n_steps=config.checkpoint_every)
         step = checkpoint.restore(model)
     stop = StopOnNonFiniteLoss()
@@ -414,7 +221,7 @@ def _validation_recall(run, text_encoder, image_encoder, num_images=1000):
     return caption_to_image_recall(text_encoder, image_encoder, batches)
 
 
-def _build_model(config, text_encoder, image_encoder=None, matching_swap_groups=()):
+def _build_model(config, text_encoder, image_encoder=None, hard_negative_groups=(), steps_per_epoch=None):
     generator = DCGANGenerator(
         image_size=config.image_size, noise_dim=config.noise_dim, embedding_dim=config.text_hidden_dim, ngf=config.ngf,
         upsampling=config.generator_upsampling, conditioning=config.generator_conditioning,
@@ -433,24 +240,51 @@ def _build_model(config, text_encoder, image_encoder=None, matching_swap_groups=
             image_size=config.image_size, embedding_dim=config.text_hidden_dim, ndf=config.ndf,
             spectral_norm=config.spectral_norm, projection=config.projection_discriminator,
         )
+    terms = _generator_terms(config, hard_negatives=bool(hard_negative_groups))
     model = TextConditionalDCGAN(
         generator, discriminator, text_encoder, gan_int=config.gan_int,
         interpolation_beta=config.interpolation_beta, seed=config.seed,
-        image_encoder=image_encoder if config.matching_weight > 0 or config.image_matching_weight > 0 else None,
-        matching_weight=config.matching_weight, image_matching_weight=config.image_matching_weight,
-        matching_gamma=config.text_encoder_gamma,
-        matching_swap_groups=matching_swap_groups or None, matching_word_weight=config.matching_word_weight,
-        matching_word_negatives=config.matching_word_negatives,
-        reconstruction_weight=config.reconstruction_weight, patch_weight=config.discriminator_patch_weight,
+        image_encoder=image_encoder if any(isinstance(term, TEACHER_TERMS) for term in terms) else None,
+        generator_terms=terms, hard_negative_groups=hard_negative_groups or None,
         augment_shift=config.augment_shift, augment_cutout=config.augment_cutout,
     )
     model.compile(
-        d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
-        g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
+        d_optimizer=keras.optimizers.Adam(_learning_rate(config, steps_per_epoch), beta_1=config.beta_1),
+        g_optimizer=keras.optimizers.Adam(_learning_rate(config, steps_per_epoch), beta_1=config.beta_1),
         loss=config.loss,
         label_smoothing=config.label_smoothing,
     )
     return model
+
+
+# The generator terms that read stage 1's image encoder.
+TEACHER_TERMS = (generator_terms.SentenceMatching, generator_terms.WordMatching, generator_terms.ImageMatching)
+
+
+def _generator_terms(config, hard_negatives):
+    """The auxiliary terms of G's loss that the settings switch on (`hard_negatives`: the
+    model has counterfactual captions for the matching terms)."""
+    gamma = config.text_encoder_gamma
+    candidates = [
+        (config.discriminator_patch_weight, lambda weight: generator_terms.PatchAdversarial(weight)),
+        (config.matching_weight, lambda weight: generator_terms.SentenceMatching(
+            weight, gamma, hard_negatives=hard_negatives)),
+        (config.matching_weight * config.matching_word_weight, lambda weight: generator_terms.WordMatching(
+            weight, gamma, hard_negatives=hard_negatives and config.matching_word_negatives)),
+        (config.image_matching_weight, lambda weight: generator_terms.ImageMatching(weight, gamma)),
+        (config.reconstruction_weight, lambda weight: generator_terms.Reconstruction(weight)),
+    ]
+    return [make(weight) for weight, make in candidates if weight > 0]
+
+
+def _learning_rate(config, steps_per_epoch):
+    """Adam's rate: constant, or halved every `learning_rate_halving_epochs` epochs (Reed)."""
+    if not config.learning_rate_halving_epochs:
+        return config.learning_rate
+    return keras.optimizers.schedules.ExponentialDecay(
+        config.learning_rate, decay_steps=config.learning_rate_halving_epochs * steps_per_epoch, decay_rate=0.5,
+        staircase=True,
+    )
 
 
 def _sample_captions(config, source):

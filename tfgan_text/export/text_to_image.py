@@ -1,6 +1,6 @@
-"""Text-to-image SavedModels for TF Serving: raw captions in, uint8 images and PNG bytes out.
+"""Text-to-image exports of a `TextConditionalDCGAN`: raw captions in, images out.
 
-Signatures (the contract of DESIGN.md):
+SavedModel signatures (TF Serving):
   `serving_default(captions: string[B], seeds: int64[B])` -> `images: uint8[B,S,S,3]`, `png_bytes: string[B]`
   `from_noise(captions: string[B], noise: float32[B,Z])` -> the same outputs
   `embed(captions: string[B])` -> `embedding: float32[B,E]`
@@ -8,28 +8,29 @@ Signatures (the contract of DESIGN.md):
       [-1, 1]: the function of the ONNX graph, for clients that tokenize themselves.
 
 Tokenization runs in the graph (core TF and TF Text ops only, as TF Serving links TF Text's
-`ops_lib`); the vocabulary travels as a SavedModel asset. The noise of row i is
-N(0, 1) drawn by the Philox stateless generator from `[seeds[i], 0]`, so the same caption and
-seed give the same image in every process and on every machine.
+`ops_lib`); the vocabulary travels as a SavedModel asset. The noise of row i is that of
+`seeds[i]` under the package's seed rule (`tfgan_text.noise`, computed in the graph with
+integer ops), so the same caption and seed give the same image in every process, on every
+machine, and on the command line, ONNX and REST paths.
+
+The ONNX graph (`saved_models/NAME/onnx/model.onnx`) is `from_token_ids`: inputs `token_ids`
+int64 `[B, T]` padded with 0 and `noise` float32 `[B, Z]`, output `images` float32
+`[B, S, S, 3]` in [-1, 1]; its `config.json` carries the tokenizer's settings and the noise
+size.
 """
 
 import keras
 import tensorflow as tf
 
+from tfgan_text.errors import UserError
+from tfgan_text.export.onnx import OPSET, convert_function, write_onnx_dir
 from tfgan_text.models.text_encoder import char_ids
+from tfgan_text.noise import seed_noise_tensor
 from tfgan_text.text.tokenizer import Tokenizer
 
 SIGNATURES = ("serving_default", "from_noise", "embed", "from_token_ids")
-
-
-def seeded_noise(seeds, noise_dim):
-    """float32 `[B, noise_dim]`: row i is N(0, 1) from the Philox stateless generator at `[seeds[i], 0]`."""
-    seeds = tf.cast(seeds, tf.int64)
-    return tf.map_fn(
-        lambda seed: tf.random.stateless_normal([noise_dim], seed=tf.stack([seed, tf.constant(0, tf.int64)]), alg="philox"),
-        seeds,
-        fn_output_signature=tf.TensorSpec([noise_dim], tf.float32),
-    )
+ONNX_INPUTS = ("token_ids", "noise")
+ONNX_OUTPUT = "images"
 
 
 def to_uint8_images(images):
@@ -72,7 +73,8 @@ def text_to_image_archive(model, vocabulary_dir):
     noise_spec = tf.TensorSpec([None, noise_dim], tf.float32, name="noise")
     archive.add_endpoint(
         "serving_default",
-        lambda captions, seeds: image_outputs(images_from_ids(model, tokenizer(captions), seeded_noise(seeds, noise_dim))),
+        lambda captions, seeds: image_outputs(
+            images_from_ids(model, tokenizer(captions), seed_noise_tensor(seeds, noise_dim))),
         input_signature=[captions_spec, tf.TensorSpec([None], tf.int64, name="seeds")],
     )
     archive.add_endpoint(
@@ -91,3 +93,41 @@ def text_to_image_archive(model, vocabulary_dir):
         input_signature=[tf.TensorSpec([None, None], tf.int64, name="token_ids"), noise_spec],
     )
     return archive
+
+
+def convert_to_onnx(model, opset=OPSET):
+    """The ONNX `ModelProto` of `model`'s text encoder and generator (`from_token_ids`)."""
+    if getattr(model.text_encoder, "input_key", "token_ids") != "token_ids":
+        raise UserError("ONNX export takes word-level text encoders (word_rnn); this model reads characters")
+    signature = (
+        tf.TensorSpec([None, None], tf.int64, name=ONNX_INPUTS[0]),
+        tf.TensorSpec([None, model.generator.noise_dim], tf.float32, name=ONNX_INPUTS[1]),
+    )
+    return convert_function(lambda token_ids, noise: images_from_ids(model, token_ids, noise), signature,
+                            [ONNX_OUTPUT], opset)
+
+
+def onnx_config(model, opset=OPSET):
+    """The `config.json` of the ONNX graph, without the tokenizer settings `Vocabulary.save_json` adds."""
+    return {
+        "format_version": 1,
+        "model": {
+            "inputs": {"token_ids": ["batch", "tokens"], "noise": ["batch", model.generator.noise_dim]},
+            "output": ONNX_OUTPUT,
+            "image_size": model.generator.image_size,
+            "noise_dim": model.generator.noise_dim,
+            "value_range": [-1.0, 1.0],
+            "opset": opset,
+        },
+    }
+
+
+def writers(model, run_dir, vocabulary, run_settings):
+    """`(write the SavedModel into a directory, write onnx/ into a model root)` of a
+    `TextConditionalDCGAN` of the run in `run_dir`."""
+    archive = text_to_image_archive(model, run_dir)
+
+    def write_onnx(model_root):
+        return write_onnx_dir(model_root, convert_to_onnx(model), vocabulary, onnx_config(model), run_settings)
+
+    return (lambda directory: archive.write_out(directory, verbose=False)), write_onnx

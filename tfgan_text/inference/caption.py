@@ -29,7 +29,8 @@ import tempfile
 from tfgan_text.errors import UserError
 from tfgan_text.export import quiet_tensorflow
 from tfgan_text.export.versions import latest_version_dir
-from tfgan_text.generate import MODEL_FILE, resolve_model_dir
+from tfgan_text.file_names import CAPTIONER_CONFIG_FILE, EXTRA_DIR, MODEL_FILE
+from tfgan_text.inference.generate import resolve_model_dir
 
 DEMO_MODEL = os.path.join("saved_models", "shapes_captioner")
 METHODS = ("beam", "greedy", "sample")
@@ -139,7 +140,7 @@ def _keras_captioner(run_dir, method, beam_width):
 
     from tfgan_text.export import image_to_text
     from tfgan_text.models import load_model
-    from tfgan_text.models.captioner import Captioner
+    from tfgan_text.models.image_to_text.captioner import Captioner
 
     model = load_model(os.path.join(run_dir, MODEL_FILE))
     if not isinstance(model, Captioner):
@@ -165,10 +166,9 @@ def _keras_captioner(run_dir, method, beam_width):
 
 def _exported_beam_width(version_dir):
     """The beam width recorded in a version's `assets.extra/captioner.json`."""
-    from tfgan_text.export import EXTRA_DIR
-    from tfgan_text.export.image_to_text import BEAM_WIDTH, EXPORT_CONFIG_FILE
+    from tfgan_text.export.image_to_text import BEAM_WIDTH
 
-    path = os.path.join(version_dir, EXTRA_DIR, EXPORT_CONFIG_FILE)
+    path = os.path.join(version_dir, EXTRA_DIR, CAPTIONER_CONFIG_FILE)
     try:
         with open(path, encoding="utf-8") as file:
             return int(json.load(file)["beam_width"])

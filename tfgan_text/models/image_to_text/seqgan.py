@@ -1,9 +1,9 @@
 """Adversarial captioning with a policy gradient and Monte Carlo rollouts (SeqGAN; Dai et al. 2017).
 
-`CaptionGAN` is the part shared with Gumbel-softmax training (`tfgan_text.models.gumbel`):
+`CaptionGAN` is the part shared with Gumbel-softmax training (`tfgan_text.models.image_to_text.gumbel`):
 the two networks, the discriminator update, the MLE term, the trackers, distribution-exact
 noise. `SeqGAN` adds the REINFORCE generator update with rollout rewards
-(`tfgan_text.models.rollouts`). `--mode seqgan` of `tfgan-text train captioner` trains it.
+(`tfgan_text.models.image_to_text.rollouts`). `--mode seqgan` of `tfgan-text train captioner` trains it.
 """
 
 import copy
@@ -14,9 +14,9 @@ from keras import ops
 
 from tfgan_text import losses
 from tfgan_text.errors import UserError
-from tfgan_text.models import rollouts
-from tfgan_text.models.caption_discriminator import CaptionDiscriminator
-from tfgan_text.models.captioner import Captioner, first_caption
+from tfgan_text.models.image_to_text import rollouts
+from tfgan_text.models.image_to_text.caption_discriminator import CaptionDiscriminator
+from tfgan_text.models.image_to_text.captioner import Captioner, first_caption
 from tfgan_text.models.replicas import gather_replicas, replica_position
 from tfgan_text.text.vocabulary import START_ID
 

@@ -4,16 +4,11 @@ Both are functional Keras models of their own (each saves and exports alone) who
 their constructor arguments: `from_config` rebuilds the graph from them.
 """
 
-import math
-
 import keras
 
 from tfgan_text.errors import UserError
-from tfgan_text.models.word_attention import WordAttention
-
-IMAGE_SIZES = (32, 64, 128)
-UPSAMPLINGS = ("transposed", "resize")
-CONDITIONINGS = ("input", "batch_norm")
+from tfgan_text.models.network_options import CONDITIONINGS, UPSAMPLINGS, doubling_steps, generator_hidden_sizes
+from tfgan_text.models.text_to_image.word_attention import WordAttention
 
 
 def _weights():
@@ -47,18 +42,6 @@ def _conditional_batch_norm(x, code, synchronized, name):
     shift = keras.layers.Reshape((1, 1, width), name=f"{name}_shift_grid")(shift)
     x = keras.layers.Multiply(name=f"{name}_scaled")([x, scale])
     return keras.layers.Add(name=f"{name}_shifted")([x, shift])
-
-
-def _doublings(image_size):
-    """Number of stride-2 steps between 4x4 and `image_size`."""
-    if image_size not in IMAGE_SIZES:
-        raise UserError(f"image_size must be one of {IMAGE_SIZES}, got {image_size}")
-    return int(math.log2(image_size // 4))
-
-
-def generator_hidden_sizes(image_size):
-    """Sizes of the generator's maps between 4x4 and the image: 8, 16, ... `image_size // 2`."""
-    return [4 * 2**i for i in range(1, _doublings(image_size))]
 
 
 @keras.saving.register_keras_serializable(package="tfgan_text")
@@ -115,7 +98,7 @@ class DCGANGenerator(keras.Model):
         words_dim=256,
         **kwargs,
     ):
-        doublings = _doublings(image_size)
+        doublings = doubling_steps(image_size)
         attention_sizes = tuple(sorted(int(size) for size in attention_sizes))
         hidden_sizes = generator_hidden_sizes(image_size)
         for size in attention_sizes:
@@ -244,7 +227,7 @@ class DCGANDiscriminator(keras.Model):
         projection=False,
         **kwargs,
     ):
-        doublings = _doublings(image_size)
+        doublings = doubling_steps(image_size)
 
         def conv(filters, kernel_size, strides, padding, name, normalized=False):
             layer = keras.layers.Conv2D(

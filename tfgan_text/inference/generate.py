@@ -1,14 +1,17 @@
-"""Images from captions with a trained text-to-image model: the work behind `tfgan-text generate`."""
+"""Images from captions with a trained text-to-image model: the work behind `tfgan-text generate`.
+
+Image k of a caption's `--n` images is drawn from seed `--seed` + k (`tfgan_text.noise`), as
+the SavedModel's `serving_default`, the REST server and `onnx_generate` draw it.
+"""
 
 import os
 
-import numpy as np
-
 from tfgan_text.errors import UserError
 from tfgan_text.export.versions import latest_version_dir
+from tfgan_text.file_names import EXTRA_DIR, MODEL_FILE
+from tfgan_text.noise import image_seeds, seed_noise
 from tfgan_text.text import PyTokenizer
 
-MODEL_FILE = "model.keras"
 DEMO_MODEL = os.path.join("saved_models", "dcgan_shapes")
 
 
@@ -53,9 +56,9 @@ def caption_notes(tokenizer, captions):
     return notes
 
 
-def noise_for(seed, count, noise_dim):
-    """Noise of images 0..count-1 for `seed`: image k's noise depends only on (seed, k)."""
-    return np.stack([np.random.default_rng([seed, k]).standard_normal(noise_dim) for k in range(count)]).astype(np.float32)
+def row_seeds(captions, per_caption, seed):
+    """The seed of every image, caption-major: each caption's images have seeds `seed, seed + 1, ...`."""
+    return [row for _ in captions for row in image_seeds(seed, per_caption)]
 
 
 def generate_images(model_dir, captions, per_caption=1, seed=0):
@@ -72,26 +75,21 @@ def generate_images(model_dir, captions, per_caption=1, seed=0):
         return _saved_model_images(latest_version_dir(model_dir), captions, per_caption, seed)
     notes = caption_notes(PyTokenizer.load(model_dir), captions)
     model = load_model(os.path.join(model_dir, MODEL_FILE))
-    token_ids = Tokenizer(model_dir)(tf.constant(captions))
-    token_ids = tf.repeat(token_ids, per_caption, axis=0)
-    noise = np.tile(noise_for(seed, per_caption, model.generator.noise_dim), (len(captions), 1))
+    token_ids = tf.repeat(Tokenizer(model_dir)(tf.constant(captions)), per_caption, axis=0)
+    noise = seed_noise(row_seeds(captions, per_caption, seed), model.generator.noise_dim)
     return to_uint8(keras.ops.convert_to_numpy(model.generate(token_ids, noise=noise))), notes
 
 
 def _saved_model_images(version_dir, captions, per_caption, seed):
-    """`generate_images` from an exported version, through its `from_noise` signature."""
+    """`generate_images` from an exported version, through its `serving_default` signature."""
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  the signature's tokenizer ops
 
-    from tfgan_text.export import EXTRA_DIR
-
     notes = caption_notes(PyTokenizer.load(os.path.join(version_dir, EXTRA_DIR)), captions)
-    from_noise = tf.saved_model.load(version_dir).signatures["from_noise"]
-    noise_dim = from_noise.structured_input_signature[1]["noise"].shape[-1]
-    noise = np.tile(noise_for(seed, per_caption, noise_dim), (len(captions), 1))
+    serving_default = tf.saved_model.load(version_dir).signatures["serving_default"]
     repeated = [caption for caption in captions for _ in range(per_caption)]
-    images = from_noise(captions=tf.constant(repeated), noise=tf.constant(noise))["images"]
-    return images.numpy(), notes
+    seeds = tf.constant(row_seeds(captions, per_caption, seed), tf.int64)
+    return serving_default(captions=tf.constant(repeated), seeds=seeds)["images"].numpy(), notes
 
 
 def generate_grid(model_dir, captions, out, per_caption=1, seed=0):

@@ -8,8 +8,8 @@ from keras import ops
 
 from tfgan_text import losses
 from tfgan_text.errors import UserError
-from tfgan_text.models import rollouts
-from tfgan_text.models.seqgan import CaptionGAN
+from tfgan_text.models.image_to_text import rollouts
+from tfgan_text.models.image_to_text.seqgan import CaptionGAN
 from tfgan_text.text.vocabulary import END_ID, PAD_ID, START_ID
 
 _TINY = 1e-7  # uniforms are clipped to [tiny, 1 - tiny] before the double log

@@ -1,6 +1,6 @@
 """Captions for image files with ONNX Runtime alone: no TensorFlow, no Keras.
 
-    python -m tfgan_text.onnx_caption --model saved_models/shapes_captioner/onnx IMAGE...
+    python -m tfgan_text.inference.onnx_caption --model saved_models/shapes_captioner/onnx IMAGE...
 
 Greedy search (the exported graph's loop). Prints what `tfgan-text caption` prints: for each image,
 in order, `PATH<TAB>caption` on stdout or one line `onnx_caption: error: PATH: reason` on stderr;
@@ -22,17 +22,16 @@ import warnings
 import numpy as np
 
 from tfgan_text.errors import UserError
+from tfgan_text.file_names import ONNX_CONFIG_FILE, ONNX_FILE
 from tfgan_text.text import PyTokenizer
 
-ONNX_FILE = "model.onnx"
-CONFIG_FILE = "config.json"
 DEFAULT_MAX_PIXELS = 100_000_000
 BATCH_SIZE = 16
 
 
 def read_config(model_dir):
     """The `"model"` entry of the exported graph's `config.json` (image size, max_length, ...)."""
-    path = os.path.join(model_dir, CONFIG_FILE)
+    path = os.path.join(model_dir, ONNX_CONFIG_FILE)
     try:
         with open(path, encoding="utf-8") as file:
             config = json.load(file)["model"]
@@ -129,7 +128,7 @@ def caption_files(model_dir, paths):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tfgan_text.onnx_caption", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tfgan_text.inference.onnx_caption", description=__doc__.splitlines()[0])
     parser.add_argument("images", nargs="+", help="image files")
     parser.add_argument("--model", required=True, help="the onnx/ folder of an exported captioner")
     args = parser.parse_args(argv)

@@ -18,7 +18,7 @@ import keras
 from keras import ops
 
 from tfgan_text.errors import UserError
-from tfgan_text.models.dcgan_networks import _batch_norm, _weights
+from tfgan_text.models.text_to_image.dcgan_networks import _batch_norm, _weights
 from tfgan_text.models.freezing import set_trainable
 from tfgan_text.models.image_encoder import ImageEncoder
 

@@ -6,6 +6,7 @@ with the same result as one device on the same global batch (see `train_step`).
 """
 
 import copy
+import functools
 
 import keras
 import tensorflow as tf
@@ -13,8 +14,9 @@ from keras import ops
 
 from tfgan_text import losses
 from tfgan_text.errors import UserError
-from tfgan_text.models.dcgan_networks import DCGANDiscriminator, DCGANGenerator
-from tfgan_text.models.differentiable_augmentation import cut_out, random_centres, random_shifts, translate
+from tfgan_text.models.text_to_image.dcgan_networks import DCGANDiscriminator, DCGANGenerator
+from tfgan_text.models.text_to_image.differentiable_augmentation import cut_out, random_centres, random_shifts, translate
+from tfgan_text.models.text_to_image.generator_terms import DiscriminatorStep, GeneratorStep
 from tfgan_text.models.freezing import set_trainable
 from tfgan_text.models.joint_embedding import counterfactual_features
 from tfgan_text.models.replicas import gather_replicas, replica_position
@@ -36,8 +38,8 @@ class TextConditionalDCGAN(keras.Model):
             A generator with word attention (`attention_sizes`) also reads the text encoder's
             word features; it takes one caption per image, and no GAN-INT.
         discriminator: `DCGANDiscriminator` (or any model with the same inputs), giving logits;
-            or, with `patch_weight`, a discriminator with a patch head (`EncoderFeatureDiscriminator(
-            patch_head=True)`) giving `{"logits", "patch_logits"}`.
+            or a discriminator with a patch head (`EncoderFeatureDiscriminator(patch_head=True)`)
+            giving `{"logits", "patch_logits"}`, whose cells the `PatchAdversarial` term judges.
         text_encoder: Keras model mapping int token ids `[B, T]` to a sentence embedding
             `[B, E]`. Its output may be the tensor, a dict (its `"sentence"` entry is used) or a
             tuple/list (its last element is used). An unbuilt encoder is built here with
@@ -50,48 +52,24 @@ class TextConditionalDCGAN(keras.Model):
             between captions of the batch.
         interpolation_beta: float in [0, 1], GAN-INT embedding `beta * h_i + (1 - beta) * h_j`,
             `j = i + 1` modulo the global batch (0.5 in the paper).
-        seed: int or None, seed of the model's `keras.random.SeedGenerator` for the noise.
+        seed: int or None, seed of the model's `keras.random.SeedGenerator`s (noise, shifts,
+            counterfactual captions).
         image_encoder: optional frozen image encoder of the text encoder's joint embedding
-            (an `ImageEncoder` trained with it in stage 1, giving `{"global": [B, E]}`), needed
-            when `matching_weight` or `image_matching_weight` > 0.
-        matching_weight: float >= 0, weight of the DAMSM sentence loss in the generator's loss
-            (AttnGAN's lambda, 5 on birds): generated image i must match caption i better than
-            the batch's other captions under the frozen joint embedding, which gives G a direct
-            gradient towards every attribute the caption names. 0 (default, as Reed): off.
-        matching_gamma: float, the softmax scale of that loss (AttnGAN's gamma3, 10).
-        matching_word_weight: float >= 0, weight of DAMSM's word loss beside the sentence loss
-            in that term (`losses.damsm_word_loss`, through the image encoder's regions and the
-            text encoder's words; AttnGAN weighs them equally: 1): every word of caption i has
-            to find its region in generated image i, so both objects of a two-object caption
-            have to be drawn. 0 (default): the sentence loss alone.
-        matching_word_negatives: bool, the counterfactual captions of `matching_swap_groups`
-            are hard negatives of that word loss too: the swapped word (a shape, say) must not
-            find itself in image i.
-        matching_swap_groups: optional list of lists of token ids (word encoders): each
-            caption also gives one counterfactual per list (one word of the list swapped for
-            another, e.g. "star" for "circle"), a hard negative that generated image i must
-            match less well than caption i (`hard_negative_matching_loss`). The batch's other
-            captions differ in every attribute at once, so G can win against them on colour and
-            place alone; a caption differing only in shape can only be beaten by the shape.
-        image_matching_weight: float >= 0, weight of XMC-GAN's image-image contrastive loss in
-            the generator's loss (Zhang et al. 2021, "Cross-Modal Contrastive Learning for
-            Text-to-Image Generation"): under the frozen image encoder, generated image i must be
-            nearer real image i than the batch's other real images (`symmetric_matching_loss`
-            of the two global features, scale `matching_gamma`). The caption's words say what
-            to draw; the real image shows it, every feature of it, so G cannot satisfy the
-            encoder with a pattern that only tips the caption comparison. 0 (default): off.
-        reconstruction_weight: float >= 0, weight of pix2pix's L1 term in the generator's loss
-            (`losses.paired_l1_loss`, Isola et al. 2017, lambda 100): G(z, h_i) is pulled
-            towards real image i. A dense signal for everything the caption fixes, at the cost
-            of diversity over the noise. 0 (default, as Reed): off.
-        patch_weight: float >= 0, weight of the patch head's unconditional GAN loss (the
-            model's `loss`, every cell a real/fake judgement, PatchGAN of Isola et al. 2017) in
-            both players' losses, beside GAN-CLS on the global logit. 0 (default): no patch head.
+            (an `ImageEncoder` trained with it in stage 1, giving `{"global": [B, E]}` and with
+            `regions` also `"regions"`): the teacher that the matching terms read.
+        generator_terms: list of `generator_terms.GeneratorTerm` (DAMSM sentence and word
+            matching, image matching, L1 reconstruction, the patch head's loss): each adds
+            `weight * loss` to G's per-example loss and is reported unweighted as `g_<name>`.
+            Empty (default): Reed's G loss alone.
+        hard_negative_groups: optional list of lists of token ids (word encoders): each caption
+            also gives one counterfactual per list (one word of the list swapped for another,
+            e.g. "star" for "circle", `counterfactual_features`), the hard negatives of the terms
+            built with `hard_negatives=True`.
         augment_shift: float in [0, 0.5), DiffAugment's translation (Zhao et al. 2020): every
-            image D sees, real or generated, and every generated image the matching loss's
-            encoder sees, is first moved by its own random whole number of pixels, up to this
-            fraction of the image side, along each axis (reflected border); G's gradients flow
-            back through the shift. 0 (default): off.
+            image D sees, real or generated, and every image the matching terms' encoder sees, is
+            first moved by its own random whole number of pixels, up to this fraction of the
+            image side, along each axis (reflected border); G's gradients flow back through the
+            shift. 0 (default): off.
         augment_cutout: float in [0, 1), DiffAugment's cutout: every image D sees, real or
             generated, after its shift, has a square of this fraction of the image side (their
             0.5) at a random place set to grey; only D's view (a frozen matching encoder asked
@@ -105,19 +83,23 @@ class TextConditionalDCGAN(keras.Model):
             embeddings are averaged into one condition (Reed's averaged condition; every one of
             the K captions must be a real caption);
         `wrong_token_ids`: int `[B, T]` or `[B, K, T]`, captions of other images;
-        `content_key` (optional, used by the matching loss): `[B]`, equal for images of the
+        `content_key` (optional, used by the matching terms): `[B]`, equal for images of the
             same content, which are then not negatives of each other.
 
     Calling the model maps `(token_ids, noise)` (a pair) to images `[B, S, S, 3]` in [-1, 1].
 
     Example:
-        >>> gan = TextConditionalDCGAN(generator, discriminator, text_encoder, seed=0)
+        >>> gan = TextConditionalDCGAN(generator, discriminator, text_encoder, seed=0,
+        ...                            image_encoder=encoder, generator_terms=[SentenceMatching(5.0)])
         >>> gan.compile(loss="gan_cls", label_smoothing=0.1)
         >>> gan.fit(dataset, epochs=600)
         >>> images = gan.generate(token_ids, seed=0)
 
     Reference: Reed et al. 2016, "Generative Adversarial Text to Image Synthesis" (ICML).
     """
+
+    # What the model maps, for code that handles models of either direction (export, inference).
+    task = "text_to_image"
 
     def __init__(
         self,
@@ -129,49 +111,22 @@ class TextConditionalDCGAN(keras.Model):
         interpolation_beta=0.5,
         seed=None,
         image_encoder=None,
-        matching_weight=0.0,
-        matching_gamma=10.0,
-        matching_swap_groups=None,
-        reconstruction_weight=0.0,
-        matching_word_weight=0.0,
-        matching_word_negatives=False,
-        patch_weight=0.0,
+        generator_terms=(),
+        hard_negative_groups=None,
         augment_shift=0.0,
         augment_cutout=0.0,
-        image_matching_weight=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if not 0.0 <= interpolation_beta <= 1.0:
             raise UserError(f"interpolation_beta must be in [0, 1], got {interpolation_beta}")
-        if not matching_weight >= 0.0:
-            raise UserError(f"matching_weight must be >= 0, got {matching_weight}")
-        if not reconstruction_weight >= 0.0:
-            raise UserError(f"reconstruction_weight must be >= 0, got {reconstruction_weight}")
-        if matching_weight > 0.0 and image_encoder is None:
-            raise UserError("matching_weight > 0 needs the image_encoder of the text encoder's joint embedding")
-        if not image_matching_weight >= 0.0:
-            raise UserError(f"image_matching_weight must be >= 0, got {image_matching_weight}")
-        if image_matching_weight > 0.0 and image_encoder is None:
-            raise UserError("image_matching_weight > 0 needs the image_encoder of the text encoder's joint embedding")
-        if not matching_word_weight >= 0.0:
-            raise UserError(f"matching_word_weight must be >= 0, got {matching_word_weight}")
-        if matching_word_weight and not (matching_weight > 0.0 and getattr(image_encoder, "regions", False)):
-            raise UserError("matching_word_weight > 0 needs matching_weight > 0 and an image_encoder with regions")
-        if matching_word_negatives and not (matching_word_weight and matching_swap_groups):
-            raise UserError("matching_word_negatives needs matching_word_weight > 0 and matching_swap_groups")
-        if not patch_weight >= 0.0:
-            raise UserError(f"patch_weight must be >= 0, got {patch_weight}")
-        if patch_weight and not getattr(discriminator, "patch_head", False):
-            raise UserError("patch_weight > 0 needs a discriminator with a patch head "
-                            "(EncoderFeatureDiscriminator(patch_head=True))")
         if not 0.0 <= augment_shift < 0.5:
             raise UserError(f"augment_shift must be in [0, 0.5), got {augment_shift}")
         if not 0.0 <= augment_cutout < 1.0:
             raise UserError(f"augment_cutout must be in [0, 1), got {augment_cutout}")
-        for group in matching_swap_groups or []:
+        for group in hard_negative_groups or []:
             if len(set(group)) != len(group) or len(group) < 2:
-                raise UserError(f"a matching swap group needs two or more distinct token ids, got {group}")
+                raise UserError(f"a hard negative group needs two or more distinct token ids, got {group}")
         self.generator = generator
         self.reads_words = bool(getattr(generator, "attention_sizes", ()))
         self.discriminator = discriminator
@@ -181,19 +136,18 @@ class TextConditionalDCGAN(keras.Model):
         self.interpolation_beta = interpolation_beta
         self.seed = seed
         self.image_encoder = image_encoder
-        self.matching_weight = float(matching_weight)
-        self.matching_gamma = float(matching_gamma)
-        self.matching_word_weight = float(matching_word_weight)
-        self.matching_word_negatives = bool(matching_word_negatives)
-        self.reconstruction_weight = float(reconstruction_weight)
-        self.image_matching_weight = float(image_matching_weight)
-        self.patch_weight = float(patch_weight)
+        # Tuples: Keras tracks list attributes, which then cannot be copied into a config.
+        self.generator_terms = tuple(generator_terms)
+        self.hard_negative_groups = tuple(tuple(int(i) for i in group) for group in hard_negative_groups or [])
+        names = [term.name for term in self.generator_terms]
+        if len(set(names)) != len(names):
+            raise UserError(f"each generator term may be given once, got {names}")
+        for term in self.generator_terms:
+            term.check(self)
         self.augment_shift = float(augment_shift)
         self.augment_cutout = float(augment_cutout)
         self.augment_seed_generator = keras.random.SeedGenerator(seed) if augment_shift or augment_cutout else None
-        # Tuples: Keras would track a list attribute, which then cannot be copied in a config.
-        self.matching_swap_groups = tuple(tuple(int(i) for i in group) for group in matching_swap_groups or [])
-        self.swap_seed_generator = keras.random.SeedGenerator(seed) if self.matching_swap_groups else None
+        self.swap_seed_generator = keras.random.SeedGenerator(seed) if self.hard_negative_groups else None
         if self.reads_words and gan_int:
             raise UserError("GAN-INT does not combine with word attention in G: interpolated captions have no words")
         if not text_encoder.built:
@@ -207,35 +161,20 @@ class TextConditionalDCGAN(keras.Model):
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
         self.d_wrong_tracker = keras.metrics.Mean(name="d_wrong")
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
-        self.g_matching_tracker = keras.metrics.Mean(name="g_matching")
-        self.g_reconstruction_tracker = keras.metrics.Mean(name="g_reconstruction")
-        self.g_image_matching_tracker = keras.metrics.Mean(name="g_image_matching")
+        self.term_trackers = [keras.metrics.Mean(name=f"g_{term.name}") for term in self.generator_terms]
         # All weights live in the three (built) networks: nothing is left to build, and `fit`
         # under a strategy must not try to build the model by calling it on a training batch.
         self.built = True
 
     @property
     def metrics(self):
-        """Epoch means of the losses and of D's sigmoid(logit) on (real, right), (real, wrong), (fake, right);
-        with the matching, reconstruction or image matching loss on, also of that loss alone
-        (`g_matching`, `g_reconstruction`, `g_image_matching`, unweighted).
+        """Epoch means of the losses, of D's sigmoid(logit) on (real, right), (real, wrong),
+        (fake, right), and of each generator term, unweighted (`g_<name>`).
 
         NaN losses stay NaN in the logs (`d_loss`, `g_loss`), for a callback to stop on.
         """
-        trackers = [
-            self.d_loss_tracker,
-            self.g_loss_tracker,
-            self.d_real_tracker,
-            self.d_wrong_tracker,
-            self.d_fake_tracker,
-        ]
-        if self.matching_weight > 0.0:
-            trackers.append(self.g_matching_tracker)
-        if self.reconstruction_weight > 0.0:
-            trackers.append(self.g_reconstruction_tracker)
-        if self.image_matching_weight > 0.0:
-            trackers.append(self.g_image_matching_tracker)
-        return trackers
+        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_wrong_tracker,
+                self.d_fake_tracker, *self.term_trackers]
 
     def compile(self, d_optimizer=None, g_optimizer=None, loss="gan_cls", label_smoothing=0.0, **kwargs):
         """Configures training; call it in `strategy.scope()` when training under a strategy.
@@ -273,10 +212,11 @@ class TextConditionalDCGAN(keras.Model):
         """Sentence embedding `[B, E]` of token ids `[B, T]`, or the mean over K of `[B, K, T]`."""
         return self.text_features(token_ids, training)["embedding"]
 
-    def text_features(self, token_ids, training=False):
+    def text_features(self, token_ids, training=False, with_words=None):
         """What G reads of the captions `[B, T]`: `{"embedding": [B, E]}`, and when G attends to
-        words also `"words": [B, T', W]` and `"word_mask": float [B, T']`. For `[B, K, T]`
-        (K captions per image) the embedding is the mean over K; G cannot attend to those."""
+        words (or `with_words`) also `"words": [B, T', W]` and `"word_mask": float [B, T']`. For
+        `[B, K, T]` (K captions per image) the embedding is the mean over K; G cannot attend to
+        those."""
         token_ids = ops.convert_to_tensor(token_ids)
         if len(token_ids.shape) == 3:
             if self.reads_words:
@@ -284,7 +224,19 @@ class TextConditionalDCGAN(keras.Model):
             shape = ops.shape(token_ids)
             embedding = self._encoder_outputs(ops.reshape(token_ids, (-1, shape[2])), training)["embedding"]
             return {"embedding": ops.mean(ops.reshape(embedding, (shape[0], shape[1], embedding.shape[-1])), axis=1)}
-        return self._encoder_outputs(token_ids, training)
+        return self._encoder_outputs(token_ids, training, with_words)
+
+    def teacher_features(self, images):
+        """Stage 1's frozen image encoder (inference mode) on `images`, shifted as D sees them
+        (`augment_shift`): what the matching terms read."""
+        return self.image_encoder(self._shift(images), training=False)
+
+    def counterfactual_features(self, token_ids, with_words=False):
+        """Text features of the captions' counterfactuals, one per `hard_negative_groups` entry,
+        drawn with the model's seed generator: `(features [B, K, ...], changed bool [B, K])`,
+        see `joint_embedding.counterfactual_features`."""
+        return counterfactual_features(lambda ids: self._encoder_outputs(ids, False, with_words=with_words),
+                                       token_ids, self.hard_negative_groups, self.swap_seed_generator)
 
     def _encoder_outputs(self, token_ids, training, with_words=None):
         """`{"embedding"}`, with `"words"` and `"word_mask"` when G attends (or `with_words`)."""
@@ -351,10 +303,9 @@ class TextConditionalDCGAN(keras.Model):
         return {metric.name: metric.result() for metric in self.metrics}
 
     def _discriminator_step(self, batch, images, offset, local_size, global_size):
-        """Updates D on (real, right), (real, wrong), (fake, right); returns the right captions'
-        `text_features`, as constants."""
-        d_loss_fn = GAN_LOSSES[self.gan_loss][0]
-        loss_options = {"label_smoothing": self.label_smoothing} if self.gan_loss == "gan_cls" else {}
+        """Updates D on (real, right), (real, wrong), (fake, right), plus the terms that enter
+        D's loss (the patch head's); returns the right captions' `text_features`, as constants."""
+        d_loss_fn = self._gan_loss_functions()[0]
         noise = self._noise(offset, local_size, global_size)
         with tf.GradientTape() as tape:
             right_features = self.text_features(batch["token_ids"], training=self.train_text_encoder)
@@ -366,12 +317,12 @@ class TextConditionalDCGAN(keras.Model):
             real_logits, real_patches = self._judge(images, right)
             wrong_logits, _ = self._judge(images, wrong)
             fake_logits, fake_patches = self._judge(fake, right)
-            per_example = d_loss_fn(real_logits, wrong_logits, fake_logits, **loss_options)
-            if self.patch_weight:
-                # Unconditional: only real against fake, no wrong-caption term.
-                patches = d_loss_fn(real_patches, real_patches, fake_patches, wrong_weight=0.0, fake_weight=1.0,
-                                    **loss_options)
-                per_example = per_example + self.patch_weight * patches
+            per_example = d_loss_fn(real_logits, wrong_logits, fake_logits)
+            step = DiscriminatorStep(real_patches, fake_patches, d_loss_fn)
+            for term in self.generator_terms:
+                term_loss = term.discriminator_loss(step)
+                if term_loss is not None:
+                    per_example = per_example + term.weight * term_loss
             loss = self._average(per_example, global_size)
         variables = self._discriminator_variables()
         self.d_optimizer.apply(tape.gradient(loss, variables), variables)
@@ -380,6 +331,13 @@ class TextConditionalDCGAN(keras.Model):
         self.d_wrong_tracker.update_state(ops.sigmoid(wrong_logits))
         self.d_fake_tracker.update_state(ops.sigmoid(fake_logits))
         return right_features
+
+    def _gan_loss_functions(self):
+        """(D's per-example loss, G's per-example loss) of the compiled `loss`, with its label smoothing."""
+        d_loss_fn, g_loss_fn = GAN_LOSSES[self.gan_loss]
+        if self.gan_loss == "gan_cls":
+            d_loss_fn = functools.partial(d_loss_fn, label_smoothing=self.label_smoothing)
+        return d_loss_fn, g_loss_fn
 
     def _shift(self, images):
         """`images` each moved by a random shift (`augment_shift`); unchanged when it is 0."""
@@ -416,16 +374,14 @@ class TextConditionalDCGAN(keras.Model):
         return judged, None
 
     def _generator_step(self, right_features, batch, images, offset, local_size, global_size):
-        """Updates G on D(G(z, h), h), with GAN-INT on interpolated embeddings, with the
-        matching loss on the match of G(z, h) and its caption, with the image matching loss on
-        the match of G(z, h) and the real image, and with the reconstruction loss on the
-        distance of G(z, h) to the real image.
+        """Updates G on D(G(z, h), h), with GAN-INT on interpolated embeddings and with each of
+        `generator_terms` (see `generator_terms.GeneratorStep` for what they read).
 
         D runs in training mode (batch statistics, as in its own step); its trainable weights
-        are not updated here. The matching losses' negatives are the other captions (real
+        are not updated here. The matching terms' negatives are the other captions (real
         images) of this replica's batch.
         """
-        g_loss_fn = GAN_LOSSES[self.gan_loss][1]
+        g_loss_fn = self._gan_loss_functions()[1]
         noise = self._noise(offset, local_size, global_size)
         right = right_features["embedding"]
         if self.gan_int:
@@ -436,68 +392,20 @@ class TextConditionalDCGAN(keras.Model):
             fake = self.generator({"noise": noise, **right_features}, training=True)
             fake_logits, fake_patches = self._judge(fake, right)
             per_example = g_loss_fn(fake_logits)
-            if self.patch_weight:
-                per_example = per_example + self.patch_weight * g_loss_fn(fake_patches)
             if self.gan_int:
                 mixed_fake = self.generator({"noise": mixed_noise, "embedding": mixed}, training=True)
                 mixed_logits, _ = self._judge(mixed_fake, mixed)
                 per_example = per_example + g_loss_fn(mixed_logits)
-            if self.matching_weight > 0.0 or self.image_matching_weight > 0.0:
-                encoded = self.image_encoder(self._shift(fake), training=False)
-            if self.matching_weight > 0.0:
-                matching = self._matching_loss(encoded, right_features, batch)
-                per_example = per_example + self.matching_weight * matching
-            if self.image_matching_weight > 0.0:
-                real_encoded = self.image_encoder(self._shift(images), training=False)["global"]
-                image_matching = losses.symmetric_matching_loss(
-                    encoded["global"], real_encoded, self.matching_gamma, batch.get("content_key"))
-                per_example = per_example + self.image_matching_weight * image_matching
-            if self.reconstruction_weight > 0.0:
-                reconstruction = losses.paired_l1_loss(fake, images)
-                per_example = per_example + self.reconstruction_weight * reconstruction
+            step = GeneratorStep(self, batch, images, fake, fake_patches, right_features, g_loss_fn)
+            term_losses = [term.loss(step) for term in self.generator_terms]
+            for term, term_loss in zip(self.generator_terms, term_losses):
+                per_example = per_example + term.weight * term_loss
             loss = self._average(per_example, global_size)
         variables = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(loss, variables), variables)
         self.g_loss_tracker.update_state(per_example)
-        if self.matching_weight > 0.0:
-            self.g_matching_tracker.update_state(matching)
-        if self.reconstruction_weight > 0.0:
-            self.g_reconstruction_tracker.update_state(reconstruction)
-        if self.image_matching_weight > 0.0:
-            self.g_image_matching_tracker.update_state(image_matching)
-
-    def _matching_loss(self, encoded, text_features, batch):
-        """DAMSM loss `[B]` of images, as the frozen image encoder sees them (`encoded`), and
-        their captions' `text_features`: the sentence loss, with the counterfactual negatives if
-        any, plus the word loss when `matching_word_weight` > 0."""
-        text_embeddings = text_features["embedding"]
-        content_key = batch.get("content_key")
-        token_ids = ops.convert_to_tensor(batch["token_ids"])
-        negatives = {}
-        if not self.matching_swap_groups:
-            loss = losses.symmetric_matching_loss(encoded["global"], text_embeddings, self.matching_gamma, content_key)
-        else:
-            if len(token_ids.shape) == 3:
-                raise UserError("matching swap groups need one caption per image (token_ids [B, T])")
-            features, changed = counterfactual_features(
-                lambda ids: self._encoder_outputs(ids, False, with_words=self.matching_word_negatives), token_ids,
-                self.matching_swap_groups, self.swap_seed_generator,
-            )
-            features = {name: ops.stop_gradient(value) for name, value in features.items()}
-            loss = losses.hard_negative_matching_loss(
-                encoded["global"], text_embeddings, features["embedding"], self.matching_gamma, content_key, changed,
-            )
-            if self.matching_word_negatives:
-                negatives = {"negative_words": features["words"], "negative_word_mask": features["word_mask"],
-                             "negative_mask": changed}
-        if self.matching_word_weight:
-            if len(token_ids.shape) == 3:
-                raise UserError("the matching word loss needs one caption per image (token_ids [B, T])")
-            words = text_features if "words" in text_features else self._encoder_outputs(token_ids, False, True)
-            word_loss = losses.damsm_word_loss(encoded["regions"], words["words"], words["word_mask"],
-                                               gamma3=self.matching_gamma, labels=content_key, **negatives)
-            loss = loss + self.matching_word_weight * word_loss
-        return loss
+        for tracker, term_loss in zip(self.term_trackers, term_losses):
+            tracker.update_state(term_loss)
 
     def get_config(self):
         config = super().get_config()
@@ -511,14 +419,8 @@ class TextConditionalDCGAN(keras.Model):
                 "interpolation_beta": self.interpolation_beta,
                 "seed": self.seed,
                 "image_encoder": None if self.image_encoder is None else keras.saving.serialize_keras_object(self.image_encoder),
-                "matching_weight": self.matching_weight,
-                "matching_gamma": self.matching_gamma,
-                "matching_swap_groups": [list(group) for group in self.matching_swap_groups],
-                "matching_word_weight": self.matching_word_weight,
-                "matching_word_negatives": self.matching_word_negatives,
-                "reconstruction_weight": self.reconstruction_weight,
-                "image_matching_weight": self.image_matching_weight,
-                "patch_weight": self.patch_weight,
+                "generator_terms": [keras.saving.serialize_keras_object(term) for term in self.generator_terms],
+                "hard_negative_groups": [list(group) for group in self.hard_negative_groups],
                 "augment_shift": self.augment_shift,
                 "augment_cutout": self.augment_cutout,
             }
@@ -531,4 +433,6 @@ class TextConditionalDCGAN(keras.Model):
         for key in ("generator", "discriminator", "text_encoder", "image_encoder"):
             if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
+        config["generator_terms"] = [keras.saving.deserialize_keras_object(term)
+                                     for term in config.get("generator_terms", [])]
         return cls(**config)

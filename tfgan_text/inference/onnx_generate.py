@@ -1,6 +1,6 @@
 """Captions to a PNG grid with ONNX Runtime alone: no TensorFlow, no Keras.
 
-    python -m tfgan_text.onnx_generate --model saved_models/dcgan_shapes/onnx "a red star" --n 4 --out grid.png
+    python -m tfgan_text.inference.onnx_generate --model saved_models/dcgan_shapes/onnx "a red star" --n 4 --out grid.png
 
 Needs only onnxruntime, numpy, Pillow and the package's pure-Python tokenizer, which reads
 the `vocab.json` and `config.json` beside `model.onnx`.
@@ -14,16 +14,16 @@ import sys
 import numpy as np
 
 from tfgan_text.errors import UserError
+from tfgan_text.file_names import ONNX_CONFIG_FILE, ONNX_FILE
 from tfgan_text.image_grid import image_grid, to_uint8
+from tfgan_text.inference.generate import row_seeds
+from tfgan_text.noise import seed_noise
 from tfgan_text.text import PyTokenizer
-
-ONNX_FILE = "model.onnx"
-CONFIG_FILE = "config.json"
 
 
 def noise_dim(model_dir):
     """The noise size of the exported graph, from its `config.json`."""
-    path = os.path.join(model_dir, CONFIG_FILE)
+    path = os.path.join(model_dir, ONNX_CONFIG_FILE)
     try:
         with open(path, encoding="utf-8") as file:
             return int(json.load(file)["model"]["noise_dim"])
@@ -46,11 +46,11 @@ def onnx_images(model_dir, captions, noise):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tfgan_text.onnx_generate", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tfgan_text.inference.onnx_generate", description=__doc__.splitlines()[0])
     parser.add_argument("captions", nargs="+", help="one or more captions")
     parser.add_argument("--model", required=True, help="the onnx/ folder of an exported model")
     parser.add_argument("--n", type=int, default=1, help="images per caption")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    parser.add_argument("--seed", type=int, default=0, help="image k of a caption is drawn from seed + k")
     parser.add_argument("--out", default="generated.png", help="PNG grid to write")
     args = parser.parse_args(argv)
     try:
@@ -60,8 +60,7 @@ def main(argv=None):
         if not os.path.isdir(parent):
             raise UserError(f"output directory does not exist: {parent}")
         captions = [caption for caption in args.captions for _ in range(args.n)]
-        shape = (len(captions), noise_dim(args.model))
-        noise = np.random.default_rng(args.seed).standard_normal(shape).astype(np.float32)
+        noise = seed_noise(row_seeds(args.captions, args.n, args.seed), noise_dim(args.model))
         images = to_uint8(onnx_images(args.model, captions, noise))
         image_grid(images, captions, columns=args.n).save(args.out)
     except UserError as error:

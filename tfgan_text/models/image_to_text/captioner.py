@@ -22,7 +22,7 @@ class Captioner(keras.Model):
     cell and scores the next token with a linear layer (Vinyals et al. 2015; seed 001 feeds the
     image the same way, through the first state). `fit` trains it by teacher-forced maximum
     likelihood (`train_step`); `encode_images`, `initial_state` and `step` are what decoding
-    (`tfgan_text.models.decoding`) and adversarial training (`seqgan`, `gumbel`) build on.
+    (`tfgan_text.models.image_to_text.decoding`) and adversarial training (`seqgan`, `gumbel`) build on.
 
     With `attention_heads > 0` each step also attends over the image: the LSTM output `h_t`
     queries the global feature and every region of the CNN's last-but-one map, and the
@@ -62,6 +62,9 @@ class Captioner(keras.Model):
         captioner.compile(optimizer=keras.optimizers.Adam(1e-3))
         captioner.fit(batches, epochs=5, steps_per_epoch=steps)
     """
+
+    # What the model maps, for code that handles models of either direction (export, inference).
+    task = "image_to_text"
 
     def __init__(
         self,

@@ -1,0 +1,1 @@
+"""Image-to-text models: the captioner (CNN -> LSTM), its discriminator, SeqGAN and Gumbel-softmax GANs, decoding."""
