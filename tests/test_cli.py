@@ -11,6 +11,8 @@ from PIL import Image
 from tests.test_case import TestCase
 from tfgan_text import cli
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def run_cli(*argv):
     """(exit status, stdout, stderr) of `tfgan-text argv` run in this process."""
@@ -91,6 +93,18 @@ class GenerateTest(TestCase):
         self.assertIn("caption 3: none of its", out)
         self.assertIn("caption 4: truncated at 30 of its 10000 tokens", out)
         self.assertEqual(Image.open(path).size[0] >= 128, True)
+
+    def test_the_shipped_demos_are_found_from_any_working_directory(self):
+        from tfgan_text.inference import caption, generate
+
+        here = os.getcwd()
+        os.chdir(self.temp_dir())
+        try:
+            for demo in (generate.DEMO_MODEL, caption.DEMO_MODEL):
+                found = generate.resolve_model_dir(None, demo=demo)
+                self.assertTrue(os.path.samefile(found, os.path.join(ROOT, demo)), found)
+        finally:
+            os.chdir(here)
 
     def test_missing_model_is_one_line(self):
         status, _, err = run_cli("generate", "a red circle", "--model", "/no/such/model", "--out", os.path.join(self.temp_dir(), "x.png"))

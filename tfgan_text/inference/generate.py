@@ -27,8 +27,8 @@ def resolve_model_dir(model, demo=DEMO_MODEL):
     if model is not None:
         candidates = [model]
     else:
-        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        candidates = [demo, os.path.join(package_root, demo)]
+        checkout = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        candidates = [demo, os.path.join(checkout, demo)]
     for candidate in candidates:
         if os.path.isfile(os.path.join(candidate, MODEL_FILE)) or latest_version_dir(candidate):
             return candidate
