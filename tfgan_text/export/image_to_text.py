@@ -1,6 +1,6 @@
 """Image-to-text exports of a `Captioner`: encoded images in, captions out.
 
-SavedModel signatures (the contract of DESIGN.md), each answering `captions: string[B]` and
+SavedModel signatures (TF Serving), each answering `captions: string[B]` and
 `log_prob: float32[B]` (the model's log-probability of the caption's tokens, `<end>` included):
   `serving_default(image_bytes: string[B])`: beam search, its width fixed at export (3)
   `greedy(image_bytes: string[B])`: the most probable token at each step

@@ -244,7 +244,7 @@ def _build_model(config, text_encoder, image_encoder=None, hard_negative_groups=
     model = TextConditionalDCGAN(
         generator, discriminator, text_encoder, gan_int=config.gan_int,
         interpolation_beta=config.interpolation_beta, seed=config.seed,
-        image_encoder=image_encoder if any(isinstance(term, TEACHER_TERMS) for term in terms) else None,
+        image_encoder=image_encoder if any(term.uses_image_encoder for term in terms) else None,
         generator_terms=terms, hard_negative_groups=hard_negative_groups or None,
         augment_shift=config.augment_shift, augment_cutout=config.augment_cutout,
     )
@@ -255,10 +255,6 @@ def _build_model(config, text_encoder, image_encoder=None, hard_negative_groups=
         label_smoothing=config.label_smoothing,
     )
     return model
-
-
-# The generator terms that read stage 1's image encoder.
-TEACHER_TERMS = (generator_terms.SentenceMatching, generator_terms.WordMatching, generator_terms.ImageMatching)
 
 
 def _generator_terms(config, hard_negatives):

@@ -100,10 +100,12 @@ class GeneratorTerm:
     """Base of the terms: a `name` (the tracker is `g_<name>`), a `weight` >= 0, `get_config`.
 
     Subclasses define `loss(step)` -> per-example `[B]` and may define `check(model)` (what the
-    model must hold), `discriminator_loss(step)` and `reads_negative_words`.
+    model must hold), `discriminator_loss(step)`, `uses_image_encoder` (the term reads stage 1's
+    frozen image encoder, which the model must then hold) and `reads_negative_words`.
     """
 
     name = None
+    uses_image_encoder = False
     reads_negative_words = False
 
     def __init__(self, weight=1.0):
@@ -113,6 +115,8 @@ class GeneratorTerm:
 
     def check(self, model):
         """Raises `UserError` when `model` lacks what this term reads."""
+        if self.uses_image_encoder and model.image_encoder is None:
+            raise UserError(f"the {self.name} term needs the image_encoder of the text encoder's joint embedding")
 
     def loss(self, step):
         raise NotImplementedError
@@ -127,10 +131,6 @@ class GeneratorTerm:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-    def _needs_image_encoder(self, model):
-        if model.image_encoder is None:
-            raise UserError(f"the {self.name} term needs the image_encoder of the text encoder's joint embedding")
 
     def _needs_hard_negative_groups(self, model):
         if not model.hard_negative_groups:
@@ -156,6 +156,7 @@ class SentenceMatching(GeneratorTerm):
     """
 
     name = "sentence_matching"
+    uses_image_encoder = True
 
     def __init__(self, weight=1.0, gamma=10.0, hard_negatives=False):
         super().__init__(weight)
@@ -163,7 +164,7 @@ class SentenceMatching(GeneratorTerm):
         self.hard_negatives = bool(hard_negatives)
 
     def check(self, model):
-        self._needs_image_encoder(model)
+        super().check(model)
         if self.hard_negatives:
             self._needs_hard_negative_groups(model)
 
@@ -197,6 +198,7 @@ class WordMatching(GeneratorTerm):
     """
 
     name = "word_matching"
+    uses_image_encoder = True
 
     def __init__(self, weight=1.0, gamma=10.0, hard_negatives=False):
         super().__init__(weight)
@@ -208,7 +210,7 @@ class WordMatching(GeneratorTerm):
         return self.hard_negatives
 
     def check(self, model):
-        self._needs_image_encoder(model)
+        super().check(model)
         if not getattr(model.image_encoder, "regions", False):
             raise UserError("the word_matching term needs an image_encoder with regions")
         if self.hard_negatives:
@@ -245,13 +247,11 @@ class ImageMatching(GeneratorTerm):
     """
 
     name = "image_matching"
+    uses_image_encoder = True
 
     def __init__(self, weight=1.0, gamma=10.0):
         super().__init__(weight)
         self.gamma = float(gamma)
-
-    def check(self, model):
-        self._needs_image_encoder(model)
 
     def loss(self, step):
         return losses.symmetric_matching_loss(step.encoded_fake()["global"], step.encoded_real()["global"],
