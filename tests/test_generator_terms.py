@@ -98,13 +98,11 @@ class GeneratorTermsTest(TestCase):
             self.assertGreater(logs[1]["g_word_matching"], 0.1)
 
         # Counterfactual captions as negatives of the word loss: only a larger loss.
+        gans = [_word_gan([WordMatching(1.0, hard_negatives=hard_negatives)], image_encoder=image_encoder,
+                          hard_negative_groups=SWAP_GROUPS) for hard_negatives in (False, True)]
+        gans[1].set_weights(gans[0].get_weights())
         word_losses = []
-        for hard_negatives in (False, True):
-            gan = _word_gan([WordMatching(1.0, hard_negatives=hard_negatives)], image_encoder=image_encoder,
-                            hard_negative_groups=SWAP_GROUPS)
-            if hard_negatives:
-                gan.set_weights(weights)
-            weights = gan.get_weights()
+        for gan in gans:
             gan.compile(run_eagerly=True)
             word_losses.append(gan.train_on_batch(batch, return_dict=True)["g_word_matching"])
         self.assertGreater(word_losses[1], word_losses[0] + 1e-3)

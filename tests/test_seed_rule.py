@@ -13,7 +13,6 @@ import os
 
 import keras
 import numpy as np
-import onnxruntime
 import requests
 import scipy.stats
 import tensorflow as tf

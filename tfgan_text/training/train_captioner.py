@@ -15,7 +15,6 @@ import shutil
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from tfgan_text import data
 from tfgan_text.data.pipeline import steps_per_epoch, training_pipeline
