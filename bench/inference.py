@@ -26,6 +26,8 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_text  # noqa: E402,F401  the tokenizer's ops
 
 from tfgan_text.export.versions import latest_version_dir  # noqa: E402
+from tfgan_text.file_names import ONNX_DIR, ONNX_FILE  # noqa: E402
+from tfgan_text.noise import seed_noise  # noqa: E402
 from tfgan_text.serving import Client  # noqa: E402
 from tfgan_text.text import PyTokenizer  # noqa: E402
 
@@ -81,8 +83,8 @@ def main():
 
     version_dir = latest_version_dir(args.model)
     signatures = tf.saved_model.load(version_dir).signatures
-    onnx_dir = os.path.join(args.model, "onnx")
-    session = onnxruntime.InferenceSession(os.path.join(onnx_dir, "model.onnx"), providers=["CPUExecutionProvider"])
+    onnx_dir = os.path.join(args.model, ONNX_DIR)
+    session = onnxruntime.InferenceSession(os.path.join(onnx_dir, ONNX_FILE), providers=["CPUExecutionProvider"])
     tokenizer = PyTokenizer.load(onnx_dir)
     noise_dim = signatures["from_noise"].structured_input_signature[1]["noise"].shape[-1]
     port = free_port()
@@ -94,7 +96,7 @@ def main():
         for batch in (1, 64):
             captions = [CAPTIONS[i % len(CAPTIONS)] for i in range(batch)]
             seeds = list(range(batch))
-            noise = np.random.default_rng(0).standard_normal((batch, noise_dim)).astype(np.float32)
+            noise = seed_noise(seeds, noise_dim)  # the seeds' noise, as serving_default draws it
             ids = tokenizer.encode(captions)
             calls = args.calls if batch == 1 else max(3, args.calls // 4)
             cases = {
