@@ -71,9 +71,8 @@ def _add_settings_flag(parser, field, choices):
     """One flag for a settings field: `--name` for values, `--name/--no-name` for booleans,
     `--name N ...` for lists of integers (none: an empty list)."""
     kind = _flag_type(field.type)
-    shown = list(field.default) if isinstance(field.default, tuple) else field.default
-    if field.default_factory is not dataclasses.MISSING:
-        shown = field.default_factory()
+    default = field.default if field.default_factory is dataclasses.MISSING else field.default_factory()
+    shown = list(default) if isinstance(default, tuple) else default
     help_text = field.metadata["help"] if shown is None else f"{field.metadata['help']} (default: {shown})"
     options = {"dest": field.name, "default": None, "help": help_text.replace("%", "%%")}
     if choices:

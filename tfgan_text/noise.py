@@ -40,11 +40,11 @@ def _mix_numpy(x):
 
 
 def _box_muller(first, second, math):
-    """float64 normals `[B, P, 2]` from the top 24 bits `[B, P]` of the pairs' two words
-    (`math`: numpy, or the same functions in TensorFlow)."""
+    """The two float64 normals `([B, P], [B, P])` of each pair, from the top 24 bits `[B, P]` of
+    its two words (`math`: numpy, or `tf.math`)."""
     radius = math.sqrt(-2.0 * math.log((first + 1.0) / 2.0**24))
     angle = 2.0 * np.pi * second / 2.0**24
-    return math.stack([radius * math.cos(angle), radius * math.sin(angle)], axis=-1)
+    return radius * math.cos(angle), radius * math.sin(angle)
 
 
 def seed_noise(seeds, noise_dim):
@@ -57,7 +57,7 @@ def seed_noise(seeds, noise_dim):
     counters = np.arange(2 * pairs, dtype=np.uint64)[None, :]
     words = _mix_numpy(_mix_numpy(_mix_numpy(counters ^ np.uint64(COUNTER_KEY)) ^ lo) ^ hi)
     top = (words >> np.uint64(8)).astype(np.float64)
-    normals = _box_muller(top[:, 0::2], top[:, 1::2], np)
+    normals = np.stack(_box_muller(top[:, 0::2], top[:, 1::2], np), axis=-1)
     return normals.reshape(len(seeds), 2 * pairs)[:, :noise_dim].astype(np.float32)
 
 
@@ -81,12 +81,5 @@ def seed_noise_tensor(seeds, noise_dim):
     counters = tf.bitwise.bitwise_xor(tf.cast(counters, tf.uint32), tf.constant(COUNTER_KEY, tf.uint32))
     words = mix(tf.bitwise.bitwise_xor(mix(tf.bitwise.bitwise_xor(mix(counters), lo)), hi))
     top = tf.cast(tf.bitwise.right_shift(words, tf.constant(8, tf.uint32)), tf.float64)
-    normals = _box_muller(top[:, 0::2], top[:, 1::2], _TensorFlowMath(tf))
+    normals = tf.stack(_box_muller(top[:, 0::2], top[:, 1::2], tf.math), axis=-1)
     return tf.cast(tf.reshape(normals, [-1, 2 * pairs])[:, :noise_dim], tf.float32)
-
-
-class _TensorFlowMath:
-    """The few numpy functions `_box_muller` uses, as TensorFlow ops."""
-
-    def __init__(self, tf):
-        self.sqrt, self.log, self.cos, self.sin, self.stack = tf.sqrt, tf.math.log, tf.cos, tf.sin, tf.stack

@@ -37,14 +37,15 @@ def export_run(run_dir, name, to="saved_models", version=None, onnx=False, beam_
         raise UserError(f"--name must be a plain folder name (not a path, not a number), got {name!r}")
     if not os.path.isdir(run_dir):
         raise UserError(f"no run directory {run_dir}")
-    from tfgan_text.export.run_record import read_run_settings, write_run_settings
     from tfgan_text.export.versions import write_version
     from tfgan_text.models import load_model
     from tfgan_text.text.vocabulary import Vocabulary
+    from tfgan_text.training.run_dir import RunDir, write_settings
 
     model = load_model(os.path.join(run_dir, MODEL_FILE))
     vocabulary = Vocabulary.load(run_dir)  # a clear error now rather than deep inside the export
-    run_settings = read_run_settings(run_dir)
+    run = RunDir(run_dir)
+    run_settings = run.read_settings() if run.exists() else None  # a shipped model directory has none
     task = getattr(model, "task", None)
     if task not in TASKS:
         raise UserError(f"{run_dir}/{MODEL_FILE} is neither a text-to-image model nor a captioner")
@@ -60,7 +61,8 @@ def export_run(run_dir, name, to="saved_models", version=None, onnx=False, beam_
     def write(directory):
         write_saved_model(directory)
         vocabulary.save(os.path.join(directory, EXTRA_DIR))
-        write_run_settings(os.path.join(directory, EXTRA_DIR), run_settings)
+        if run_settings is not None:
+            write_settings(os.path.join(directory, EXTRA_DIR), run_settings)
 
     with quiet_tensorflow():
         version, path = write_version(model_root, write, version)

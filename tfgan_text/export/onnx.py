@@ -14,8 +14,8 @@ import tempfile
 import tensorflow as tf
 
 from tfgan_text.errors import UserError
-from tfgan_text.export.run_record import write_run_settings
 from tfgan_text.file_names import ONNX_DIR, ONNX_FILE
+from tfgan_text.training.run_dir import write_settings
 
 OPSET = 17
 
@@ -60,7 +60,8 @@ def write_onnx_dir(model_root, model_proto, vocabulary, config, run_settings=Non
         with open(os.path.join(temporary, ONNX_FILE), "wb") as file:
             file.write(model_proto.SerializeToString())
         vocabulary.save_json(temporary, config)
-        write_run_settings(temporary, run_settings)
+        if run_settings is not None:
+            write_settings(temporary, run_settings)
         os.chmod(temporary, 0o755)
         if os.path.exists(target):
             retired = tempfile.mkdtemp(prefix=".old-onnx-", dir=model_root)

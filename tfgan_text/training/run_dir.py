@@ -59,7 +59,7 @@ class RunDir:
         self.write_settings(settings)
 
     def write_settings(self, settings):
-        write_atomically(self.file(RUN_SETTINGS_FILE), json.dumps(settings, indent=2, sort_keys=True).encode())
+        write_settings(self.path, settings)
 
     def read_settings(self):
         if not self.exists():
@@ -69,6 +69,11 @@ class RunDir:
                 return json.load(file)
         except (OSError, ValueError) as error:
             raise UserError(f"{self.file(RUN_SETTINGS_FILE)} cannot be read: {error}") from None
+
+
+def write_settings(directory, settings):
+    """Writes `settings` as `directory/run.json`: a run's, or the copy an export keeps of it."""
+    write_atomically(os.path.join(directory, RUN_SETTINGS_FILE), json.dumps(settings, indent=2, sort_keys=True).encode())
 
 
 def write_atomically(path, payload):

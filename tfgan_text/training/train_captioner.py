@@ -19,20 +19,20 @@ import numpy as np
 from tfgan_text import data
 from tfgan_text.data.pipeline import steps_per_epoch, training_pipeline
 from tfgan_text.errors import UserError
+from tfgan_text.file_names import DISCRIMINATOR_FILE, MODEL_FILE, TOKENIZER_SETTINGS_FILE, VOCAB_FILE
 from tfgan_text.models import load_model
+from tfgan_text.models.image_encoder import ImageEncoder
 from tfgan_text.models.image_to_text.caption_discriminator import CaptionDiscriminator
 from tfgan_text.models.image_to_text.captioner import Captioner
 from tfgan_text.models.image_to_text.gumbel import GumbelCaptionGAN
-from tfgan_text.models.image_encoder import ImageEncoder
 from tfgan_text.models.image_to_text.seqgan import SeqGAN
 from tfgan_text.text.tokenizer import Tokenizer
-from tfgan_text.file_names import DISCRIMINATOR_FILE, MODEL_FILE, TOKENIZER_SETTINGS_FILE, VOCAB_FILE
 from tfgan_text.text.vocabulary import Vocabulary
 from tfgan_text.training.caption_samples import CaptionSamples
+from tfgan_text.training.captioner_settings import MODES, CaptionerSettings
 from tfgan_text.training.checkpoints import StopOnNonFiniteLoss, TrainingCheckpoint
 from tfgan_text.training.resumable_fit import fit_from_step
 from tfgan_text.training.run_dir import RunDir
-from tfgan_text.training.captioner_settings import MODES, CaptionerSettings
 from tfgan_text.training.run_settings import flag
 from tfgan_text.training.strategy import select_strategy
 
