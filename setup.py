@@ -9,7 +9,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["tfgan_text", "tfgan_text.*"]),
-    package_data={"tfgan_text": ["py.typed"]},
+    # The shipped judges of `tfgan-text evaluate` (tfgan_text.metrics.judges).
+    package_data={"tfgan_text": ["py.typed", "judges/judges.json", "judges/*/*"]},
     python_requires=">=3.10,<3.13",
     install_requires=[
         "tensorflow==2.21.*",

@@ -38,7 +38,8 @@ from text_embedding_separation import _unit, separation  # noqa: E402  (bench/, 
 
 from tfgan_text.data import shapes  # noqa: E402
 from tfgan_text.inference.generate import generate_images  # noqa: E402
-from tfgan_text.metrics.attribute_classifier import attribute_accuracy, load_or_train, predict_probabilities  # noqa: E402
+from tfgan_text.metrics import judges  # noqa: E402
+from tfgan_text.metrics.attribute_classifier import attribute_accuracy, predict_probabilities  # noqa: E402
 from tfgan_text.models import load_model  # noqa: E402
 from tfgan_text.text.tokenizer import Tokenizer  # noqa: E402
 from tfgan_text.file_names import IMAGE_ENCODER_FILE, TEXT_ENCODER_FILE  # noqa: E402
@@ -87,7 +88,7 @@ def main():
     captions = [shapes.describe({name: values[i] for name, values in attributes.items()})
                 for i in range(len(examples["image"]))]
     generated, _ = generate_images(args.model or args.teacher, captions, seed=args.seed)
-    classifier = load_or_train(image_size=64)
+    classifier = judges.load(judges.image_judge_name("shapes", 64)).model
 
     figures = {"benchmark": "teacher_agreement", "teacher": args.teacher, "model": args.model or args.teacher}
     for name, images in (("real", examples["image"]), ("generated", generated)):

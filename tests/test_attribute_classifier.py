@@ -185,34 +185,10 @@ class ClassifierTest(TestCase):
             self.assertAllClose(actual[key], expected[key], atol=1e-6)
         self.assertEqual(ac.attribute_accuracy(restored, val["image"], val), got)
 
-    def test_load_or_train_uses_the_cache(self):
-        cache = self.temp_dir()
-        path = ac.cache_path(32, cache)
+    def test_features_are_the_pooled_input_of_the_presence_heads(self):
         classifier = tiny_classifier()
-        images = np.zeros([2, 32, 32, 3], np.uint8)
-        expected = classifier(images)["color"]
-        ac.save_atomically(classifier, path)
-        self.assertEqual(os.listdir(cache), [os.path.basename(path)])
-        with mock.patch.object(ac, "train_attribute_classifier", side_effect=AssertionError):
-            loaded = ac.load_or_train(32, cache)
-        self.assertAllClose(loaded(images)["color"], expected)
-
-    def test_load_or_train_replaces_an_unreadable_cache(self):
-        cache = self.temp_dir()
-        path = ac.cache_path(32, cache)
-        with open(path, "w") as f:
-            f.write("not a keras file")
-        with mock.patch.object(ac, "train_attribute_classifier", return_value=tiny_classifier()):
-            with self.assertWarnsRegex(UserWarning, "unreadable"):
-                ac.load_or_train(32, cache)
-        self.assertIsInstance(keras.saving.load_model(path), ac.AttributeClassifier)
-
-    def test_cache_path_follows_shapes_convention(self):
-        with mock.patch.dict(os.environ, {"TFGAN_TEXT_CACHE": "/some/root"}):
-            path = ac.cache_path(64)
-        self.assertTrue(path.startswith("/some/root/classifiers/attribute-classifier-64px"), path)
-        self.assertTrue(path.endswith(".keras"))
-
-    def test_bad_image_size(self):
-        with self.assertRaisesRegex(UserError, "image size"):
-            ac.load_or_train(48, self.temp_dir())
+        images = np.random.RandomState(0).randint(0, 256, [2, 32, 32, 3]).astype(np.uint8)
+        features = np.asarray(classifier.features(images))
+        width = classifier.shape_blocks[-1][-1]
+        self.assertEqual(features.shape, (2, width + classifier.color_blocks[-1][-1]))
+        self.assertAllClose(classifier.color_head(features[:, width:]), classifier(images)["color"], atol=1e-6)

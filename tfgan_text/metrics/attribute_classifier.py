@@ -14,20 +14,18 @@ are predicted independently, so the binding of a (colour, shape) pair never seen
 (the `compositional` split) is judged as soundly as that of a seen one; a head over the 64
 pairs would have never seen the held-out pairs as positives.
 
+The classifier that judges is trained once by `bench/train_judges.py` and ships with the
+package (`tfgan_text.metrics.judges`): every machine measures with the same weights.
+
 Example:
 
     from tfgan_text.data import shapes
-    from tfgan_text.metrics import attribute_classifier as ac
-    classifier = ac.load_or_train(image_size=64)      # trains once, then cached
+    from tfgan_text.metrics import attribute_classifier as ac, judges
+    classifier = judges.load("shapes-attributes-64px").model
     data = shapes.load_split("test", image_size=64)
     ac.attribute_accuracy(classifier, data["image"], data)
     # {"color_accuracy": ..., "shape_accuracy": ..., "pair_accuracy": ..., ...}
 """
-
-import os
-import tempfile
-import warnings
-import zipfile
 
 import keras
 import numpy as np
@@ -42,9 +40,6 @@ NUM_SIZES = len(shapes.ATTRIBUTE_NAMES["size"])
 NUM_PLACES = len(shapes.ATTRIBUTE_NAMES["position"])
 # Row and column centres of the shapes dataset's 3x3 grid of places, fractions of the side.
 PLACE_CENTRES = (0.2, 0.5, 0.8)
-
-# Bump when the classifier or its training changes: it is part of the cache file name.
-CLASSIFIER_VERSION = 1
 
 SET_HEADS = ("color", "shape", "size", "position")
 DEFAULT_EPOCHS = 3
@@ -72,7 +67,7 @@ def place_weights(centres, height, width):
     return np.einsum("ri,cj->rcij", rows, cols).reshape(len(centres) ** 2, height * width)
 
 
-def _trunk(blocks, name, first=()):
+def conv_trunk(blocks, name, first=()):
     """Blocks of (3x3 convolution, batch norm, ReLU) layers, 2x2 max pooling between blocks."""
     layers = list(first)
     for i, widths in enumerate(blocks):
@@ -147,8 +142,8 @@ class AttributeClassifier(keras.Model):
         self.color_blocks = tuple(tuple(block) for block in color_blocks)
         self.place_centres = tuple(place_centres)
         self.image_size = image_size
-        self.shape_trunk = _trunk(self.shape_blocks, "shape_trunk")
-        self.color_trunk = _trunk(
+        self.shape_trunk = conv_trunk(self.shape_blocks, "shape_trunk")
+        self.color_trunk = conv_trunk(
             self.color_blocks, "color_trunk", first=[keras.layers.AveragePooling2D(2)]
         )
         self.pool = keras.layers.GlobalMaxPooling2D(name="pool")
@@ -185,8 +180,11 @@ class AttributeClassifier(keras.Model):
         flat = ops.reshape(features, (-1, height * width, channels))
         return ops.einsum("pk,bkc->bpc", ops.convert_to_tensor(weights, features.dtype), flat)
 
-    def call(self, images, training=False):
+    def _feature_maps(self, images, training):
+        """The shape pathway's and the colour pathway's last feature maps."""
         x = ops.convert_to_tensor(images)
+        if not self.built:
+            self.build(x.shape)
         self._check_size(x.shape)
         if x.dtype == "uint8":
             x = ops.cast(x, self.compute_dtype) / 127.5 - 1.0
@@ -197,7 +195,16 @@ class AttributeClassifier(keras.Model):
         shape_features = self.shape_trunk(
             ops.concatenate([value, chroma - 1.0], axis=-1), training=training
         )
-        color_features = self.color_trunk(x, training=training)
+        return shape_features, self.color_trunk(x, training=training)
+
+    def features(self, images):
+        """`[B, D]`: the globally max-pooled features of both pathways, concatenated, the input of
+        the presence heads (the penultimate layer: FID and KID features, `metrics.judges`)."""
+        shape_features, color_features = self._feature_maps(images, training=False)
+        return ops.concatenate([self.pool(shape_features), self.pool(color_features)], axis=-1)
+
+    def call(self, images, training=False):
+        shape_features, color_features = self._feature_maps(images, training)
         shape_pooled = self.pool(shape_features)
         shape_places = self._read_places(shape_features)
         color_places = self._read_places(color_features)
@@ -396,55 +403,4 @@ def train_attribute_classifier(
         data["image"], targets, batch_size=batch_size, epochs=epochs, shuffle=True,
         verbose=verbose,
     )
-    return classifier
-
-
-def cache_path(image_size=64, cache_dir=None):
-    """The `.keras` file of the cached classifier: under `cache_dir`, else
-    `$TFGAN_TEXT_CACHE/classifiers`, else `~/.cache/tfgan_text/classifiers` (as for shapes)."""
-    if cache_dir is None:
-        root = os.environ.get("TFGAN_TEXT_CACHE") or os.path.join("~", ".cache", "tfgan_text")
-        cache_dir = os.path.join(root, "classifiers")
-    name = (
-        f"attribute-classifier-{image_size}px-shapes-v{shapes.GENERATOR_VERSION}"
-        f"-v{CLASSIFIER_VERSION}.keras"
-    )
-    return os.path.join(os.path.expanduser(cache_dir), name)
-
-
-def save_atomically(classifier, path):
-    """Saves a `.keras` file to a temporary name beside `path`, then renames it: a reader
-    never sees half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    prefix = os.path.basename(path) + "."
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=".keras")
-    os.close(fd)
-    try:
-        classifier.save(temp)
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
-
-
-def load_or_train(image_size=64, cache_dir=None, verbose=0):
-    """The standard attribute classifier for `image_size`: loaded from `cache_path`, else
-    trained with the defaults of `train_attribute_classifier` and cached there (atomically).
-    A cache file that cannot be read is replaced with a warning."""
-    if image_size not in shapes.IMAGE_SIZES:
-        sizes = ", ".join(map(str, shapes.IMAGE_SIZES))
-        raise UserError(f"classifier image size must be one of {sizes}, got {image_size!r}")
-    path = cache_path(image_size, cache_dir)
-    if os.path.exists(path):
-        try:
-            return keras.saving.load_model(path)
-        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
-            message = f"retraining unreadable attribute classifier {path}: {error}"
-            warnings.warn(message, stacklevel=2)
-    classifier = train_attribute_classifier(image_size=image_size, verbose=verbose)
-    try:
-        save_atomically(classifier, path)
-    except OSError as error:
-        warnings.warn(f"could not write attribute classifier cache {path}: {error}", stacklevel=2)
     return classifier
