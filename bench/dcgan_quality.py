@@ -1,6 +1,7 @@
 """Does the text-conditional DCGAN learn its conditioning? Train for a fixed wall-clock budget
-on the built-in shapes, then judge generated images against their captions with the
-attribute classifier trained on real shapes images.
+on the built-in shapes, then judge generated images against their captions with the shipped
+attribute classifier of the run's image size (the judge `shapes-attributes-32px` or `-64px`,
+trained on real shapes images; 128 px images are resized to 64).
 
 Prints one JSON line: wall time, training steps, and the classifier's colour, shape and place
 accuracy on images generated from the captions of the `test` and `compositional` splits, next
@@ -12,6 +13,10 @@ noise, averaged over pixels and 100 `test` captions (0: G ignores the noise).
 Each figure of the generated images is also given at every checkpoint the run kept (the last
 three, 200 steps apart; `stopping_points`) with its mean over them (`mean_over_stopping_points`):
 one run's figures move by several points with where its budget happens to stop.
+
+Beside them, the figures of `tfgan-text evaluate` on the first `--eval-examples` images of
+`test`: FID, KID, IS, precision/recall and R-precision (`test_eval`), each next to its value on
+real images (`test_eval_real`).
 
 Run: `python bench/dcgan_quality.py --preset shapes-demo --out runs/demo` trains a preset of
 `tfgan-text train dcgan` as it is (its own epochs; `--minutes` caps the time);
@@ -39,9 +44,9 @@ import tensorflow as tf  # noqa: E402
 from tfgan_text.data import shapes  # noqa: E402
 from tfgan_text.file_names import CHECKPOINTS_DIR, MODEL_FILE, RUN_SETTINGS_FILE  # noqa: E402
 from tfgan_text.models import load_model  # noqa: E402
-from tfgan_text.metrics.attribute_classifier import (  # noqa: E402
-    attribute_accuracy, load_or_train, predict_probabilities, set_accuracy,
-)
+from tfgan_text.evaluation.text_to_image import evaluate_text_to_image  # noqa: E402
+from tfgan_text.metrics import judges  # noqa: E402
+from tfgan_text.metrics.attribute_classifier import set_accuracy  # noqa: E402
 from tfgan_text.text.tokenizer import Tokenizer  # noqa: E402
 from tfgan_text.training.checkpoints import kept_checkpoints, restore_model_variables  # noqa: E402
 from tfgan_text.training.train_dcgan import train_dcgan  # noqa: E402
@@ -83,7 +88,7 @@ def noise_diversity(model, tokenizer, captions, seed, draws=4):
     return float(np.mean(np.std(np.stack(images), axis=0)))
 
 
-def evaluate(model, tokenizer, classifier, image_size, seed, num_examples):
+def evaluate(model, tokenizer, judge, image_size, seed, num_examples):
     figures = {}
     rng = np.random.default_rng(seed)
     for split in ("test", "compositional"):
@@ -91,8 +96,8 @@ def evaluate(model, tokenizer, classifier, image_size, seed, num_examples):
         attributes = {name: examples[name] for name in shapes.ATTRIBUTES}
         # One of each image's captions, drawn at random: every template is judged.
         captions = [str(row[rng.integers(len(row))]) for row in examples["captions"]]
-        fake = predict_probabilities(classifier, generated_images(model, tokenizer, captions, seed))
-        real = attribute_accuracy(classifier, examples["image"], attributes)
+        fake = judge.outputs(generated_images(model, tokenizer, captions, seed))
+        real = set_accuracy(judge.outputs(examples["image"]), attributes)
         scenes = {"": np.ones(len(captions), bool)}
         if split == "test":  # where it fails: scenes of one object, or of two
             scenes.update(one_object_=attributes["shape"][:, 1] < 0, two_object_=attributes["shape"][:, 1] >= 0)
@@ -167,11 +172,14 @@ def main():
     image_size = run_settings["image_size"]
     figures = {"benchmark": "dcgan_quality", "preset": run_settings.get("preset"), "image_size": image_size,
                "batch_size": run_settings["batch_size"], **figures}
-    classifier = load_or_train(image_size=image_size)
-    score = functools.partial(evaluate, model, Tokenizer(args.out), classifier, image_size, args.seed,
-                              args.eval_examples)
+    judge = judges.load(judges.image_judge_name("shapes", image_size))
+    score = functools.partial(evaluate, model, Tokenizer(args.out), judge, image_size, args.seed, args.eval_examples)
     final = score()
     figures.update(final, **stopping_point_figures(model, args.out, final, score))
+    report = evaluate_text_to_image(args.out, "shapes", "test", metrics=("fid", "kid", "is", "precision_recall",
+                                    "r_precision"), num_images=args.eval_examples, seed=args.seed, progress=False)
+    figures.update(test_eval=report["metrics"], test_eval_real=report["real"], judge=report["judge"]["name"],
+                   matching_judge=(report["matching_judge"] or {}).get("name"))
     figures["total_wall_s"] = round(time.perf_counter() - start, 1)
     print(json.dumps(figures))
 

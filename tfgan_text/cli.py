@@ -175,6 +175,20 @@ def _serve(args):
     serve(args.base_dir, host=args.host, port=args.port, max_body_bytes=args.max_body_bytes, max_batch=args.max_batch)
 
 
+def _evaluate(args):
+    if args.out:
+        _ensure_parent(args.out)
+    from tfgan_text.evaluation import evaluate, format_table, write_report
+
+    report = evaluate(args.model, args.data, args.split, metrics=args.metrics, num_images=args.num_images,
+                      seed=args.seed, batch_size=args.batch_size, inception_weights=args.inception_weights,
+                      matching_model=args.matching_model)
+    print(format_table(report))
+    if args.out:
+        write_report(args.out, report)
+        print(f"wrote {args.out}")
+
+
 def _ensure_parent(path):
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
@@ -241,6 +255,25 @@ def build_parser():
     export.add_argument("--version", type=_positive_int, default=None, help="version number (default: next)")
     export.add_argument("--onnx", action="store_true", help="also write TO/NAME/onnx/ (model.onnx, vocab.json, config.json)")
     export.set_defaults(run=_export)
+
+    evaluate = verbs.add_parser(
+        "evaluate", help="FID, KID, IS, precision/recall, R-precision and accuracy of a text-to-image model, "
+        "or caption scores of a captioner, on a dataset split, with fixed judges")
+    evaluate.add_argument("model", help="a run directory or an exported saved_models/NAME")
+    evaluate.add_argument("--data", default="shapes", help="'shapes' (built in, the default) or a dataset path")
+    evaluate.add_argument("--split", default="test", help="the split whose captions and real images are used")
+    evaluate.add_argument("--metrics", nargs="+", default=None,
+                          help="text-to-image: fid kid is precision_recall r_precision accuracy; "
+                          "captioner: ngrams diversity accuracy (default: all)")
+    evaluate.add_argument("--num-images", type=_positive_int, default=None, help="the split's first N images (default: all)")
+    evaluate.add_argument("--seed", type=int, default=0, help="image i is drawn from seed + i; captions chosen from it")
+    evaluate.add_argument("--batch-size", type=_positive_int, default=100, help="images generated and judged at once")
+    evaluate.add_argument("--inception-weights", default=None, metavar="FILE",
+                          help="judge with Inception-v3 (Keras's weights file, with the top) instead of the shipped judge")
+    evaluate.add_argument("--matching-model", default=None, metavar="RUN",
+                          help="R-precision with this run's text and image encoders instead of the shipped judge")
+    evaluate.add_argument("--out", default=None, help="also write the report as JSON here")
+    evaluate.set_defaults(run=_evaluate)
 
     serve = verbs.add_parser("serve", help="serve exported models over TF Serving's REST API")
     serve.add_argument("base_dir", nargs="?", default="saved_models", help="folder of models NAME/VERSION/")

@@ -57,7 +57,7 @@ def caption_images(paths, model=None, method="beam", beam_width=None, seed=0):
         raise UserError("give at least one image")
     model_dir = resolve_model_dir(model, demo=DEMO_MODEL)
     _import_tensorflow()
-    captioner = _load(model_dir, method, beam_width)
+    captioner = load_captioner(model_dir, method, beam_width)
     for start in range(0, len(paths), BATCH_SIZE):
         yield from _caption_batch(captioner, [_read(path) for path in paths[start : start + BATCH_SIZE]], seed)
 
@@ -95,7 +95,7 @@ def _reason(line):
     return line
 
 
-def _load(model_dir, method, beam_width):
+def load_captioner(model_dir, method="beam", beam_width=None):
     """A callable `(list of image bytes, seed) -> list of str captions` of the model in `model_dir`."""
     import tensorflow as tf
 
@@ -135,7 +135,7 @@ def _load(model_dir, method, beam_width):
 
 
 def _keras_captioner(run_dir, method, beam_width):
-    """`_load` for a run directory: the export's own functions on the Keras model."""
+    """`load_captioner` for a run directory: the export's own functions on the Keras model."""
     import tensorflow as tf
 
     from tfgan_text.export import image_to_text

@@ -61,35 +61,59 @@ def row_seeds(captions, per_caption, seed):
     return [row for _ in captions for row in image_seeds(seed, per_caption)]
 
 
+class ImageDrawer:
+    """A text-to-image model loaded once: `drawer(captions, seeds)` gives uint8 images
+    `[len(captions), S, S, 3]`, image i drawn from `seeds[i]` by the seed rule.
+
+    The model is a run directory (`model.keras`, the Keras model) or an exported model
+    `saved_models/NAME/` (its highest version's `serving_default`): the same images either way.
+
+    Attributes:
+        model_dir: the resolved directory.
+        tokenizer: its `PyTokenizer` (for `caption_notes`).
+        image_size: int, S.
+    """
+
+    def __init__(self, model_dir=None):
+        import tensorflow as tf
+
+        self.model_dir = resolve_model_dir(model_dir)
+        if os.path.isfile(os.path.join(self.model_dir, MODEL_FILE)):
+            from tfgan_text.models import load_model
+            from tfgan_text.text.tokenizer import Tokenizer
+
+            self.tokenizer = PyTokenizer.load(self.model_dir)
+            self._model = load_model(os.path.join(self.model_dir, MODEL_FILE))
+            self._tokenize = Tokenizer(self.model_dir)
+            self.image_size = int(self._model.generator.image_size)
+        else:
+            import tensorflow_text  # noqa: F401  the signature's tokenizer ops
+
+            version_dir = latest_version_dir(self.model_dir)
+            self.tokenizer = PyTokenizer.load(os.path.join(version_dir, EXTRA_DIR))
+            self._model = None
+            self._serving_default = tf.saved_model.load(version_dir).signatures["serving_default"]
+            self.image_size = int(self._serving_default.structured_outputs["images"].shape[1])
+
+    def __call__(self, captions, seeds):
+        import keras
+        import tensorflow as tf
+
+        from tfgan_text.image_grid import to_uint8
+
+        if self._model is None:
+            outputs = self._serving_default(captions=tf.constant(list(captions)), seeds=tf.constant(seeds, tf.int64))
+            return outputs["images"].numpy()
+        noise = seed_noise(seeds, self._model.generator.noise_dim)
+        images = self._model.generate(self._tokenize(tf.constant(list(captions))), noise=noise)
+        return to_uint8(keras.ops.convert_to_numpy(images))
+
+
 def generate_images(model_dir, captions, per_caption=1, seed=0):
     """uint8 images `[len(captions) * per_caption, S, S, 3]`, caption-major, and the notes."""
-    import keras
-    import tensorflow as tf
-
-    from tfgan_text.image_grid import to_uint8
-    from tfgan_text.models import load_model
-    from tfgan_text.text.tokenizer import Tokenizer
-
-    model_dir = resolve_model_dir(model_dir)
-    if not os.path.isfile(os.path.join(model_dir, MODEL_FILE)):
-        return _saved_model_images(latest_version_dir(model_dir), captions, per_caption, seed)
-    notes = caption_notes(PyTokenizer.load(model_dir), captions)
-    model = load_model(os.path.join(model_dir, MODEL_FILE))
-    token_ids = tf.repeat(Tokenizer(model_dir)(tf.constant(captions)), per_caption, axis=0)
-    noise = seed_noise(row_seeds(captions, per_caption, seed), model.generator.noise_dim)
-    return to_uint8(keras.ops.convert_to_numpy(model.generate(token_ids, noise=noise))), notes
-
-
-def _saved_model_images(version_dir, captions, per_caption, seed):
-    """`generate_images` from an exported version, through its `serving_default` signature."""
-    import tensorflow as tf
-    import tensorflow_text  # noqa: F401  the signature's tokenizer ops
-
-    notes = caption_notes(PyTokenizer.load(os.path.join(version_dir, EXTRA_DIR)), captions)
-    serving_default = tf.saved_model.load(version_dir).signatures["serving_default"]
+    drawer = ImageDrawer(model_dir)
     repeated = [caption for caption in captions for _ in range(per_caption)]
-    seeds = tf.constant(row_seeds(captions, per_caption, seed), tf.int64)
-    return serving_default(captions=tf.constant(repeated), seeds=seeds)["images"].numpy(), notes
+    return drawer(repeated, row_seeds(captions, per_caption, seed)), caption_notes(drawer.tokenizer, captions)
 
 
 def generate_grid(model_dir, captions, out, per_caption=1, seed=0):

@@ -91,7 +91,7 @@ def read(path, split="train", image_size=64, on_error="raise", class_names=None,
     if "t10k" in parts:
         available.add("test")
     records.check_split(split, available, path)
-    names = _class_names(path, class_names)
+    names = resolve_class_names(path, class_names)
 
     part = "t10k" if split == "test" else "train"
     if (part, "labels") not in files:
@@ -122,7 +122,7 @@ def read(path, split="train", image_size=64, on_error="raise", class_names=None,
     return dataset.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _class_names(path, class_names):
+def resolve_class_names(path, class_names=None):
     """The class names asked for, or told from the path."""
     if class_names is None:
         lowered = os.path.abspath(path).lower()
