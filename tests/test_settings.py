@@ -92,7 +92,7 @@ class PresetsTest(TestCase):
         settings = DCGANSettings.from_given({"preset": "shapes-demo", "epochs": 2, "batch_size": 4})
         self.assertEqual((settings.epochs, settings.batch_size, settings.matching_weight), (2, 4, 5.0))
         self.assertEqual(DCGANSettings.from_given({}).preset, None)
-        with self.assertRaisesRegex(UserError, "unknown preset 'nope' for train dcgan; choose one of quick, reed2016"):
+        with self.assertRaisesRegex(UserError, "unknown preset 'nope' for train dcgan; choose one of fashion-mnist, quick, reed2016"):
             DCGANSettings.from_given({"preset": "nope"})
 
     def test_reed2016_is_the_papers_recipe(self):
@@ -108,6 +108,18 @@ class PresetsTest(TestCase):
         recorded = _shipped_run_settings("dcgan_shapes")
         expected = dataclasses.asdict(DCGANSettings.from_given({"preset": "shapes-demo"}))
         self.assertEqual(recorded, json.loads(json.dumps(expected)))
+
+    def test_the_fashion_mnist_models_record_their_presets(self):
+        recorded = _shipped_run_settings("dcgan_fashion_mnist")
+        expected = dataclasses.asdict(DCGANSettings.from_given({"preset": "fashion-mnist"}))
+        self.assertEqual(recorded, json.loads(json.dumps(expected)))
+        recorded = _shipped_run_settings("captioner_fashion_mnist")
+        self.assertEqual(recorded["preset"], "fashion-mnist-seqgan")
+        for name, value in presets.preset_settings("captioner", "fashion-mnist-seqgan").items():
+            self.assertEqual(recorded[name], value, name)
+        for name, value in presets.preset_settings("captioner", "fashion-mnist").items():  # from its MLE run
+            if name not in ("mode", "epochs", "steps_per_epoch"):
+                self.assertEqual(recorded[name], json.loads(json.dumps(value)), name)
 
 
 def _shipped_run_settings(name):

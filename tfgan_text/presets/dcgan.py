@@ -84,4 +84,24 @@ PRESETS = {
             "augment_shift": 0.125,
         },
     },
+    "fashion-mnist": {
+        "description": (
+            "Real images: Fashion-MNIST (Debian's dataset-fashion-mnist; --data for another copy) at 32 px, "
+            "captions from the IDX reader's five templates per class name. Reed's networks and losses "
+            "(D on pixels, GAN-CLS, GAN-INT), batch 32, plus DAMSM's sentence and word matching in G's loss "
+            "(weight 1) and DAMSM's word loss in stage 1 (one epoch); 10 epochs of 500 GAN steps. No "
+            "shapes-only option: the recipe would run on CUB unchanged. About 10 minutes on 2 CPU cores."
+        ),
+        "settings": {
+            "data": "/usr/share/datasets/fashion-mnist",
+            "image_size": 32,
+            "batch_size": 32,
+            "epochs": 10,
+            "steps_per_epoch": 500,
+            "text_encoder_epochs": 1,
+            "text_encoder_word_weight": 1.0,
+            "matching_weight": 1.0,
+            "matching_word_weight": 1.0,
+        },
+    },
 }
