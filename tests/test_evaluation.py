@@ -67,6 +67,21 @@ class JudgeTest(TestCase):
         with self.assertRaisesRegex(UserError, "no file"):
             judges.InceptionJudge("/no/such/weights.h5")
 
+    def test_evaluate_with_inception_weights_from_a_file(self):
+        import keras
+
+        weights = os.path.join(self.temp_dir(), "inception.weights.h5")
+        keras.applications.InceptionV3(weights=None, include_top=True).save_weights(weights)
+        out = os.path.join(self.temp_dir(), "report.json")
+        status, _, stderr = run_cli("evaluate", DCGAN, "--num-images", "8", "--metrics", "kid", "is",
+                                    "--inception-weights", weights, "--out", out)
+        self.assertEqual(status, 0, stderr)
+        with open(out) as file:
+            report = json.load(file)
+        self.assertEqual(report["judge"]["name"], "inception-v3")
+        self.assertEqual(report["judge"]["sha256"], {"inception.weights.h5": judges.file_sha256(weights)})
+        self.assertTrue(np.isfinite(report["metrics"]["kid"]["mean"]) and report["metrics"]["is"]["mean"] >= 1.0)
+
     def test_content_groups(self):
         attributes = {key: np.array([[0, -1], [0, -1], [1, 2]]) for key in ("shape", "color", "size", "position")}
         self.assertAllEqual(content_groups(attributes=attributes), [0, 0, 1])
