@@ -155,6 +155,9 @@ class EvaluateCommandTest(TestCase):
             (("evaluate", self.temp_dir()), "holds no trained model"),
             (("evaluate", DCGAN, "--out", "/no/such/dir/r.json"), "output directory does not exist"),
             (("evaluate", CAPTIONER, "--inception-weights", "w.h5"), "do not apply to a captioner"),
+            (("evaluate", DCGAN, "--data", "/no/such/data"), "no such dataset"),
+            (("evaluate", DCGAN, "--split", "nope"), "unknown shapes split 'nope'"),
+            (("evaluate", DCGAN, "--matching-model", ROOT), "--matching-model"),
         ]
         for argv, message in cases:
             status, stdout, stderr = run_cli(*argv)

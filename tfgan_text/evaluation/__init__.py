@@ -49,6 +49,10 @@ def evaluate(model, source="shapes", split="test", metrics=None, num_images=None
     and `image_to_text.evaluate_image_to_text`); `metrics=None` computes all that apply."""
     from tfgan_text.evaluation import image_to_text, text_to_image
 
+    from tfgan_text.data import BUILTIN_SOURCES
+
+    if source not in BUILTIN_SOURCES and not os.path.exists(str(source)):
+        raise UserError(f"--data {source}: no such dataset ('shapes' or a dataset path)")
     task = model_task(model)
     module = text_to_image if task == "text_to_image" else image_to_text
     evaluate_task = text_to_image.evaluate_text_to_image if task == "text_to_image" else image_to_text.evaluate_image_to_text
