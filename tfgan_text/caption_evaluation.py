@@ -8,13 +8,12 @@ by spaces), as the COCO scorer expects them tokenised.
 import numpy as np
 import tensorflow as tf
 
+from tfgan_text.data import shapes
 from tfgan_text.metrics import diversity
 from tfgan_text.metrics.caption_attributes import attribute_correctness
 from tfgan_text.metrics.captions import caption_scores
 from tfgan_text.models.image_to_text.decoding import beam_search, sample
 from tfgan_text.text import PyTokenizer
-
-ATTRIBUTE_KEYS = ("shape", "color", "size", "position")
 
 
 def read_split(dataset, num_images=None):
@@ -26,7 +25,7 @@ def read_split(dataset, num_images=None):
     captions = [[c.decode("utf-8") for c in e["captions"]] for e in examples]
     attributes = None
     if examples and "attributes" in examples[0]:
-        attributes = {key: np.stack([e["attributes"][key] for e in examples]) for key in ATTRIBUTE_KEYS}
+        attributes = {key: np.stack([e["attributes"][key] for e in examples]) for key in shapes.ATTRIBUTES}
     return images, captions, attributes
 
 
@@ -93,9 +92,7 @@ def evaluate_captioner(captioner, vocabulary_dir, dataset, num_images=None, beam
     figures = dict(caption_scores(refs, {i: [c] for i, c in enumerate(generated)}, meteor=meteor))
     if attributes is not None:
         figures["attributes"] = attribute_correctness(generated, attributes)
-    figures["corpus_div_1"] = diversity.div_n([generated], 1)
-    figures["corpus_div_2"] = diversity.div_n([generated], 2)
-    figures["vocabulary_used"] = diversity.vocabulary_used(generated)
+    figures.update(diversity.corpus_diversity(generated))
     if samples_per_image:
         sets = decoder.samples(images, samples_per_image, seed)
         figures["div_1"] = diversity.div_n(sets, 1)
@@ -117,11 +114,8 @@ def reference_diversity(dataset, vocabulary_dir, num_images=None, per_image=5):
     _, references, _ = read_split(dataset, num_images)
     tokens = PyTokenizer.load(vocabulary_dir).tokens
     sets = [[" ".join(tokens(c)) for c in captions[:per_image]] for captions in references]
-    first = [captions[0] for captions in sets]
     return {
-        "corpus_div_1": diversity.div_n([first], 1),
-        "corpus_div_2": diversity.div_n([first], 2),
-        "vocabulary_used": diversity.vocabulary_used(first),
+        **diversity.corpus_diversity(captions[0] for captions in sets),
         "div_1": diversity.div_n(sets, 1),
         "div_2": diversity.div_n(sets, 2),
         "self_bleu": diversity.self_bleu(sets),

@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from tfgan_text.data.shapes import ATTRIBUTES
 from tfgan_text.errors import UserError
 from tfgan_text.evaluation.progress import Progress
 from tfgan_text.metrics import diversity
@@ -20,17 +21,6 @@ from tfgan_text.metrics.caption_attributes import attribute_correctness
 from tfgan_text.metrics.captions import caption_scores
 
 METRICS = ("ngrams", "diversity", "accuracy")
-ATTRIBUTE_KEYS = ("shape", "color", "size", "position")
-
-
-def vocabulary_dir(model_dir):
-    """Where a captioner's vocabulary lies: the run directory, or its export's `assets.extra`."""
-    from tfgan_text.export.versions import latest_version_dir
-    from tfgan_text.file_names import EXTRA_DIR, MODEL_FILE
-
-    if os.path.isfile(os.path.join(model_dir, MODEL_FILE)):
-        return model_dir
-    return os.path.join(latest_version_dir(model_dir), EXTRA_DIR)
 
 
 def _image_size(directory):
@@ -75,6 +65,7 @@ def evaluate_image_to_text(model, source, split="test", metrics=METRICS, num_ima
 
     from tfgan_text import data
     from tfgan_text.inference.caption import load_captioner
+    from tfgan_text.inference.generate import vocabulary_dir
     from tfgan_text.text import PyTokenizer
 
     beam = load_captioner(model, "beam")  # the shipped default decoding
@@ -94,7 +85,7 @@ def evaluate_image_to_text(model, source, split="test", metrics=METRICS, num_ima
         if "label" in batch:
             labels += list(batch["label"].numpy())
         if "attributes" in batch:
-            attributes.append({key: batch["attributes"][key].numpy() for key in ATTRIBUTE_KEYS})
+            attributes.append({key: batch["attributes"][key].numpy() for key in ATTRIBUTES})
         bar.update(len(references))
     bar.done()
     if not references:
@@ -105,15 +96,11 @@ def evaluate_image_to_text(model, source, split="test", metrics=METRICS, num_ima
     if "ngrams" in metrics:
         report["metrics"].update(caption_scores(dict(enumerate(refs)), {i: [c] for i, c in enumerate(joined)}))
     if "diversity" in metrics:
-        report["metrics"]["corpus_div_1"] = diversity.div_n([joined], 1)
-        report["metrics"]["corpus_div_2"] = diversity.div_n([joined], 2)
-        report["metrics"]["vocabulary_used"] = diversity.vocabulary_used(joined)
-        report["real"]["corpus_div_1"] = diversity.div_n([[row[0] for row in refs]], 1)
-        report["real"]["corpus_div_2"] = diversity.div_n([[row[0] for row in refs]], 2)
-        report["real"]["vocabulary_used"] = diversity.vocabulary_used([row[0] for row in refs])
+        report["metrics"].update(diversity.corpus_diversity(joined))
+        report["real"].update(diversity.corpus_diversity(row[0] for row in refs))
     if "accuracy" in metrics:
         if attributes:
-            merged = {key: np.concatenate([part[key] for part in attributes]) for key in ATTRIBUTE_KEYS}
+            merged = {key: np.concatenate([part[key] for part in attributes]) for key in ATTRIBUTES}
             report["metrics"]["accuracy"] = attribute_correctness(generated, merged)
             report["real"]["accuracy"] = attribute_correctness([row[0] for row in references], merged)
         elif labels:

@@ -12,6 +12,7 @@ and judged batch by batch and only features are kept, so memory grows with N x f
 
 import numpy as np
 
+from tfgan_text.data.shapes import ATTRIBUTES
 from tfgan_text.errors import UserError
 from tfgan_text.evaluation.progress import Progress
 from tfgan_text.metrics import attribute_classifier, judges
@@ -22,7 +23,6 @@ from tfgan_text.metrics.precision_recall import precision_recall
 from tfgan_text.metrics.r_precision import r_precision
 
 METRICS = ("fid", "kid", "is", "precision_recall", "r_precision", "accuracy")
-ATTRIBUTE_KEYS = ("shape", "color", "size", "position")
 
 
 def content_groups(captions=None, attributes=None, labels=None):
@@ -30,8 +30,7 @@ def content_groups(captions=None, attributes=None, labels=None):
     content, so no caption of the group counts as a mismatched one. The shapes attributes when
     given, else the class labels, else the caption text itself."""
     if attributes is not None:
-        keys = np.stack([np.asarray(attributes[key]).reshape(len(attributes[key]), -1) for key in ATTRIBUTE_KEYS], 1)
-        keys = [tuple(row.ravel()) for row in keys]
+        keys = [tuple(row) for row in np.concatenate([np.asarray(attributes[key]) for key in ATTRIBUTES], axis=1)]
     elif labels is not None:
         keys = list(np.asarray(labels))
     else:
@@ -111,8 +110,7 @@ def _accuracy(judge, outputs_or_probabilities, attributes, labels):
         return attribute_classifier.set_accuracy(outputs_or_probabilities, attributes)
     if isinstance(judge, judges.ClassJudge) and labels is not None:
         right = np.argmax(outputs_or_probabilities, 1) == labels
-        names = judge.class_names or [str(label) for label in range(int(labels.max()) + 1)]
-        per_class = {names[label]: float(np.mean(right[labels == label])) for label in np.unique(labels)}
+        per_class = {judge.class_names[label]: float(np.mean(right[labels == label])) for label in np.unique(labels)}
         return {"class_accuracy": float(np.mean(right)), "per_class": per_class}
     return None
 
@@ -157,7 +155,7 @@ def evaluate_text_to_image(model, source, split="test", metrics=METRICS, num_ima
             got.add("caption_embeddings", matching.embed_captions(captions))
         got.add("captions", np.array(captions, dtype=object))
         if "attributes" in batch:
-            got.add("attributes", {key: batch["attributes"][key] for key in ATTRIBUTE_KEYS})
+            got.add("attributes", {key: batch["attributes"][key] for key in ATTRIBUTES})
         if "label" in batch:
             got.add("labels", batch["label"])
         count += size
@@ -193,8 +191,6 @@ def evaluate_text_to_image(model, source, split="test", metrics=METRICS, num_ima
     if "r_precision" in metrics:
         if matching is None:
             notes.append(f"r_precision: no matching judge for {source}; pass --matching-model RUN")
-        elif count < 100:
-            notes.append(f"r_precision: needs at least 100 images (99 mismatched captions), got {count}")
         else:
             groups = content_groups(got.get("captions"), got.get("attributes"), got.get("labels"))
             texts = got.get("caption_embeddings")
@@ -203,7 +199,7 @@ def evaluate_text_to_image(model, source, split="test", metrics=METRICS, num_ima
                                                                seed=seed)
                 report["real"]["r_precision"] = r_precision(got.get("real_embeddings"), texts, groups=groups,
                                                             seed=seed)
-            except UserError as error:  # too few captions of other content among few images
+            except UserError as error:  # too few images, or too few captions of other content
                 notes.append(f"r_precision: {error}; evaluate more images")
     if "accuracy" in metrics:
         attributes, labels = got.get("attributes"), got.get("labels")

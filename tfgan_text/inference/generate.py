@@ -39,6 +39,13 @@ def resolve_model_dir(model, demo=DEMO_MODEL):
     )
 
 
+def vocabulary_dir(model_dir):
+    """Where a model's vocabulary lies: the run directory, or its highest export's `assets.extra`."""
+    if os.path.isfile(os.path.join(model_dir, MODEL_FILE)):
+        return model_dir
+    return os.path.join(latest_version_dir(model_dir), EXTRA_DIR)
+
+
 def caption_notes(tokenizer, captions):
     """One line for each caption the model cannot take as it is (empty, unknown, too long)."""
     notes = []
@@ -75,38 +82,36 @@ class ImageDrawer:
     """
 
     def __init__(self, model_dir=None):
-        import tensorflow as tf
-
-        self.model_dir = resolve_model_dir(model_dir)
-        if os.path.isfile(os.path.join(self.model_dir, MODEL_FILE)):
-            from tfgan_text.models import load_model
-            from tfgan_text.text.tokenizer import Tokenizer
-
-            self.tokenizer = PyTokenizer.load(self.model_dir)
-            self._model = load_model(os.path.join(self.model_dir, MODEL_FILE))
-            self._tokenize = Tokenizer(self.model_dir)
-            self.image_size = int(self._model.generator.image_size)
-        else:
-            import tensorflow_text  # noqa: F401  the signature's tokenizer ops
-
-            version_dir = latest_version_dir(self.model_dir)
-            self.tokenizer = PyTokenizer.load(os.path.join(version_dir, EXTRA_DIR))
-            self._model = None
-            self._serving_default = tf.saved_model.load(version_dir).signatures["serving_default"]
-            self.image_size = int(self._serving_default.structured_outputs["images"].shape[1])
-
-    def __call__(self, captions, seeds):
         import keras
         import tensorflow as tf
 
         from tfgan_text.image_grid import to_uint8
 
-        if self._model is None:
-            outputs = self._serving_default(captions=tf.constant(list(captions)), seeds=tf.constant(seeds, tf.int64))
-            return outputs["images"].numpy()
-        noise = seed_noise(seeds, self._model.generator.noise_dim)
-        images = self._model.generate(self._tokenize(tf.constant(list(captions))), noise=noise)
-        return to_uint8(keras.ops.convert_to_numpy(images))
+        self.model_dir = resolve_model_dir(model_dir)
+        self.tokenizer = PyTokenizer.load(vocabulary_dir(self.model_dir))
+        if os.path.isfile(os.path.join(self.model_dir, MODEL_FILE)):
+            from tfgan_text.models import load_model
+            from tfgan_text.text.tokenizer import Tokenizer
+
+            model = load_model(os.path.join(self.model_dir, MODEL_FILE))
+            tokenize = Tokenizer(self.model_dir)
+            self.image_size = int(model.generator.image_size)
+
+            def draw(captions, seeds):
+                noise = seed_noise(seeds, model.generator.noise_dim)
+                return to_uint8(keras.ops.convert_to_numpy(model.generate(tokenize(tf.constant(captions)), noise=noise)))
+        else:
+            import tensorflow_text  # noqa: F401  the signature's tokenizer ops
+
+            serving_default = tf.saved_model.load(latest_version_dir(self.model_dir)).signatures["serving_default"]
+            self.image_size = int(serving_default.structured_outputs["images"].shape[1])
+
+            def draw(captions, seeds):
+                return serving_default(captions=tf.constant(captions), seeds=tf.constant(seeds, tf.int64))["images"].numpy()
+        self._draw = draw
+
+    def __call__(self, captions, seeds):
+        return self._draw(list(captions), list(seeds))
 
 
 def generate_images(model_dir, captions, per_caption=1, seed=0):

@@ -197,14 +197,10 @@ class AttributeClassifier(keras.Model):
         )
         return shape_features, self.color_trunk(x, training=training)
 
-    def features(self, images):
-        """`[B, D]`: the globally max-pooled features of both pathways, concatenated, the input of
-        the presence heads (the penultimate layer: FID and KID features, `metrics.judges`)."""
-        shape_features, color_features = self._feature_maps(images, training=False)
+    def _pooled(self, shape_features, color_features):
         return ops.concatenate([self.pool(shape_features), self.pool(color_features)], axis=-1)
 
-    def call(self, images, training=False):
-        shape_features, color_features = self._feature_maps(images, training)
+    def _heads(self, shape_features, color_features):
         shape_pooled = self.pool(shape_features)
         shape_places = self._read_places(shape_features)
         color_places = self._read_places(color_features)
@@ -216,6 +212,19 @@ class AttributeClassifier(keras.Model):
             "place_color": ops.softmax(self.place_color_head(color_places)),
             "place_shape": ops.softmax(self.place_shape_head(shape_places)),
         }
+
+    def features(self, images):
+        """`[B, D]`: the globally max-pooled features of both pathways, concatenated, the input of
+        the presence heads (the penultimate layer: FID and KID features, `metrics.judges`)."""
+        return self._pooled(*self._feature_maps(images, training=False))
+
+    def outputs_and_features(self, images):
+        """`(outputs, features)`: the call's outputs and `features`, from one pass of the trunks."""
+        maps = self._feature_maps(images, training=False)
+        return self._heads(*maps), self._pooled(*maps)
+
+    def call(self, images, training=False):
+        return self._heads(*self._feature_maps(images, training))
 
     def get_config(self):
         config = super().get_config()

@@ -67,9 +67,12 @@ class ClassClassifier(keras.Model):
         x = ops.cast(x, self.compute_dtype) / 127.5 - 1.0 if x.dtype == "uint8" else ops.cast(x, self.compute_dtype)
         return self.pool(self.trunk(x, training=training))
 
+    def probabilities(self, features, training=False):
+        """`[B, num_classes]` from the output of `features`."""
+        return ops.softmax(self.head(self.dropout(features, training=training)))
+
     def call(self, images, training=False):
-        features = self.dropout(self.features(images, training), training=training)
-        return ops.softmax(self.head(features))
+        return self.probabilities(self.features(images, training), training)
 
     def get_config(self):
         config = super().get_config()

@@ -72,3 +72,11 @@ def self_bleu(caption_sets):
 def vocabulary_used(captions):
     """Number of distinct words over a flat sequence of captions."""
     return len({word for caption in captions for word in str(caption).split()})
+
+
+def corpus_diversity(captions):
+    """`{"corpus_div_1", "corpus_div_2", "vocabulary_used"}` of one caption per image over a
+    whole split: mode collapse (one sentence for many images) shows here."""
+    captions = list(captions)
+    return {"corpus_div_1": div_n([captions], 1), "corpus_div_2": div_n([captions], 2),
+            "vocabulary_used": vocabulary_used(captions)}

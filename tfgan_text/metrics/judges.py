@@ -53,6 +53,11 @@ def file_sha256(path):
 def verified_dir(name, directory=JUDGES_DIR):
     """The folder of judge `name` after checking the sha256 of each of its files against the
     registry; a missing judge, a missing file or a changed one is a `UserError`."""
+    return _verified(name, directory)[0]
+
+
+def _verified(name, directory):
+    """`(folder, registry entry)` of judge `name`, its files checked (see `verified_dir`)."""
     entries = registry(directory)
     if name not in entries:
         raise UserError(f"no judge named {name!r}; the judges are: {', '.join(sorted(entries)) or 'none'}")
@@ -65,7 +70,7 @@ def verified_dir(name, directory=JUDGES_DIR):
         if actual != expected:
             raise UserError(f"judge {name}: {path} has sha256 {actual[:16]}..., the registry says {expected[:16]}...: "
                             f"the file changed; reinstall the package or run: {entries[name]['command']}")
-    return folder
+    return folder, entries[name]
 
 
 def dataset_key(source):
@@ -87,8 +92,7 @@ def image_judge_name(key, image_size):
 
 def load(name, directory=JUDGES_DIR):
     """A shipped judge by name: an `AttributeJudge`, a `ClassJudge` or a `MatchingJudge`."""
-    folder = verified_dir(name, directory)
-    entry = registry(directory)[name]
+    folder, entry = _verified(name, directory)
     kinds = {"attributes": AttributeJudge, "classes": ClassJudge, "matching": MatchingJudge}
     return kinds[entry["kind"]](name, folder, entry)
 
@@ -119,27 +123,31 @@ class ShippedJudge:
         return {"name": self.name, "sha256": dict(self.entry["files"]), "command": self.entry["command"]}
 
 
+def _load_classifier(folder):
+    """The classifier of a judge's folder (`AttributeClassifier` or `ClassClassifier`)."""
+    import keras
+
+    from tfgan_text.metrics import attribute_classifier, class_classifier  # noqa: F401  register the classes
+
+    return keras.saving.load_model(os.path.join(folder, JUDGE_MODEL_FILE), compile=False)
+
+
 class AttributeJudge(ShippedJudge):
     """The shapes `AttributeClassifier`: penultimate features, and as IS classes the (colour,
     shape) pair of the object at the place the classifier is surest holds one (64 classes)."""
 
     def __init__(self, name, folder, entry):
-        import keras
-
-        from tfgan_text.metrics import attribute_classifier  # noqa: F401  registers the class
-
         super().__init__(name, folder, entry)
-        self.model = keras.saving.load_model(os.path.join(folder, JUDGE_MODEL_FILE), compile=False)
+        self.model = _load_classifier(folder)
 
     def read(self, images):
         """`{"features" [B, D], "probabilities" [B, C], "outputs" {head: array}}` of a batch."""
-        x = to_unit_range(images, self.image_size)
-        outputs = {key: np.asarray(value) for key, value in self.model(x).items()}
+        outputs, features = self.model.outputs_and_features(to_unit_range(images, self.image_size))
+        outputs = {key: np.asarray(value) for key, value in outputs.items()}
         place = np.argmax(outputs["position"], axis=1)
         rows = np.arange(len(place))
         pair = outputs["place_color"][rows, place][:, :, None] * outputs["place_shape"][rows, place][:, None, :]
-        return {"features": np.asarray(self.model.features(x)), "probabilities": pair.reshape(len(rows), -1),
-                "outputs": outputs}
+        return {"features": np.asarray(features), "probabilities": pair.reshape(len(rows), -1), "outputs": outputs}
 
     def outputs(self, images, batch_size=250):
         """The classifier's outputs (`AttributeClassifier`'s dict of arrays) on all of `images`."""
@@ -151,18 +159,14 @@ class ClassJudge(ShippedJudge):
     """A `ClassClassifier`: penultimate features and class probabilities."""
 
     def __init__(self, name, folder, entry):
-        import keras
-
-        from tfgan_text.metrics import class_classifier  # noqa: F401  registers the class
-
         super().__init__(name, folder, entry)
-        self.model = keras.saving.load_model(os.path.join(folder, JUDGE_MODEL_FILE), compile=False)
+        self.model = _load_classifier(folder)
         self.class_names = entry.get("classes")
 
     def read(self, images):
         """`{"features" [B, D], "probabilities" [B, C]}` of a batch."""
-        x = to_unit_range(images, self.image_size)
-        return {"features": np.asarray(self.model.features(x)), "probabilities": np.asarray(self.model(x))}
+        features = self.model.features(to_unit_range(images, self.image_size))
+        return {"features": np.asarray(features), "probabilities": np.asarray(self.model.probabilities(features))}
 
 
 class InceptionJudge:
@@ -194,7 +198,7 @@ class InceptionJudge:
         return {"features": np.asarray(features), "probabilities": np.asarray(probabilities)}
 
 
-class MatchingJudge:
+class MatchingJudge(ShippedJudge):
     """A text encoder and an image encoder trained into one space (DAMSM's sentence loss):
     the matching model of R-precision (Xu et al. 2018). A shipped judge, or any run directory
     that holds `text_encoder.keras`, `image_encoder.keras` and its vocabulary (`from_run`)."""
@@ -204,15 +208,12 @@ class MatchingJudge:
         from tfgan_text.models import load_model
         from tfgan_text.text.tokenizer import Tokenizer
 
-        self.name = name
-        self.folder = folder
-        self.entry = entry
+        super().__init__(name, folder, entry)
         self.text_encoder = load_model(os.path.join(folder, TEXT_ENCODER_FILE))
         if getattr(self.text_encoder, "input_key", None) != "token_ids":
             raise UserError(f"{folder}: a matching model needs a word-level text encoder (word_rnn)")
         self.image_encoder = load_model(os.path.join(folder, IMAGE_ENCODER_FILE))
         self.tokenizer = Tokenizer(folder)
-        self.image_size = entry["image_size"]
 
     @classmethod
     def from_run(cls, run_dir):
@@ -228,9 +229,6 @@ class MatchingJudge:
         files = {name: file_sha256(os.path.join(run_dir, name)) for name in names}
         entry = {"image_size": image_size, "files": files, "command": f"--matching-model {run_dir}"}
         return cls(os.path.basename(os.path.normpath(run_dir)), run_dir, entry)
-
-    def describe(self):
-        return {"name": self.name, "sha256": dict(self.entry["files"]), "command": self.entry["command"]}
 
     def embed_images(self, images):
         """`[B, E]` global image features."""
