@@ -11,7 +11,7 @@ from tests.test_case import TestCase, two_cpu_strategy
 from tfgan_text.data.pipeline import swap_one_word
 from tfgan_text.errors import UserError
 from tfgan_text.losses import damsm_word_loss, hard_negative_matching_loss, symmetric_matching_loss
-from tfgan_text.metrics.retrieval import caption_to_image_recall, embed_split, recall_at_k
+from tfgan_text.metrics.retrieval import caption_to_image_recall, embed_split, image_to_text_recall_at_k, recall_at_k
 from tfgan_text.models.image_encoder import ImageEncoder
 from tfgan_text.models.joint_embedding import JointEmbedding, in_batch_recall_at_1
 from tfgan_text.models.text_encoder import CharCNNRNNEncoder, WordRNNEncoder, char_ids
@@ -106,6 +106,18 @@ class RecallTest(TestCase):
         self.assertEqual(recall_at_k(texts, images, owners, ks=(1, 2)), expected)
         self.assertEqual(recall_at_k(texts, images, owners, ks=(1, 2), chunk_size=2), expected)
         self.assertEqual(recall_at_k(np.ones([3, 2]), np.ones([3, 2]), [0, 1, 2], ks=(1,)), {"recall_at_1": 0.0})
+
+    def test_image_to_text_recall_at_k_best_own_caption_and_ties(self):
+        images = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+        texts = np.array([[0.0, 1.0], [1.0, 0.1], [0.0, 1.0], [1.0, 1.0], [1.0, 0.9]])
+        owners = [0, 0, 1, 1, 2]
+        # Image 0: best own caption 1, rank 0. Image 1: own caption 2 ties with image 0's caption 0,
+        # rank 1. Image 2: own caption 4 is below image 1's caption 3, rank 1.
+        expected = {"recall_at_1": 1 / 3, "recall_at_2": 1.0}
+        self.assertEqual(image_to_text_recall_at_k(texts, images, owners, ks=(1, 2)), expected)
+        self.assertEqual(image_to_text_recall_at_k(texts, images, owners, ks=(1, 2), chunk_size=2), expected)
+        self.assertEqual(image_to_text_recall_at_k(np.ones([3, 2]), np.ones([3, 2]), [0, 1, 2], ks=(1,)),
+                         {"recall_at_1": 0.0})
 
 
 class JointEmbeddingTest(TestCase):
@@ -306,6 +318,20 @@ class WordLossTest(TestCase):
         self.assertTrue(JointEmbedding.from_config(model.get_config()).word_negatives)
         with self.assertRaisesRegex(UserError, "word_negatives needs word_weight > 0 and swap_groups"):
             JointEmbedding(model.text_encoder, model.image_encoder, word_weight=1.0, word_negatives=True)
+
+    def test_gamma1_and_gamma2_reach_the_word_loss(self):
+        model = JointEmbedding(WordRNNEncoder(vocabulary_size=8, embedding_dim=8, hidden_dim=16),
+                               ImageEncoder(embedding_dim=16, filters=(8, 16)), word_weight=1.0, gamma1=2.0, gamma2=3.0)
+        model.compile(optimizer=keras.optimizers.Adam(3e-3))
+        batch = _toy_batch()
+        got = model.evaluate(batch, batch_size=8, verbose=0, return_dict=True)["loss"]
+        out = model(batch)
+        sentence = symmetric_matching_loss(out["image"], out["text"], 10.0, batch["label"])
+        words = damsm_word_loss(out["regions"], out["words"], out["mask"], gamma1=2.0, gamma2=3.0, gamma3=10.0,
+                                labels=batch["label"])
+        self.assertAllClose(got, np.mean(sentence + words), atol=1e-5)
+        restored = JointEmbedding.from_config(model.get_config())
+        self.assertEqual((restored.gamma1, restored.gamma2), (2.0, 3.0))
 
     def test_bad_word_weight(self):
         with self.assertRaisesRegex(UserError, "needs an image encoder with region features"):

@@ -2,7 +2,7 @@
 
 ```
 RUN_DIR/                      (a training run, see tfgan_text.training.run_dir)
-  run.json  vocab.txt  tokenizer.json  text_encoder.keras  image_encoder.keras
+  run.json  vocab.txt  tokenizer.json  text_encoder.keras  image_encoder.keras  damsm_report.json
   discriminator.keras  checkpoints/  samples/  logs/  model.keras
 saved_models/NAME/VERSION/    (a SavedModel for TF Serving)
   saved_model.pb  variables/  assets/  assets.extra/{vocab.txt, tokenizer.json, run.json, captioner.json}
@@ -15,6 +15,7 @@ RUN_SETTINGS_FILE = "run.json"
 MODEL_FILE = "model.keras"
 TEXT_ENCODER_FILE = "text_encoder.keras"
 IMAGE_ENCODER_FILE = "image_encoder.keras"
+DAMSM_REPORT_FILE = "damsm_report.json"
 DISCRIMINATOR_FILE = "discriminator.keras"
 CHECKPOINTS_DIR = "checkpoints"
 SAMPLES_DIR = "samples"

@@ -88,7 +88,7 @@ def training_pipeline(
         if not 0.0 <= counterfactual_rate <= 1.0:
             raise UserError(f"counterfactual rate must be in [0, 1], got {counterfactual_rate}")
 
-    examples = dataset.enumerate().map(_with_content_key)
+    examples = dataset.enumerate().map(with_content_key)
     if cache:
         examples = examples.cache("" if cache is True else str(cache))
     prepare = _example_preparer(captions_per_image, random_crop, flip, counterfactual_words is not None)
@@ -141,7 +141,7 @@ def _shuffle_in_windows(examples, window, key):
     return examples.ragged_batch(window).enumerate().map(permute).unbatch()
 
 
-def _with_content_key(index, example):
+def with_content_key(index, example):
     """Adds `content_key`: equal keys mean "same content", so one's caption is not wrong text."""
     example = dict(example)
     if "attributes" in example:

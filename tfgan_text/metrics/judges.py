@@ -223,7 +223,7 @@ class MatchingJudge(ShippedJudge):
         names = (TEXT_ENCODER_FILE, IMAGE_ENCODER_FILE, VOCAB_FILE)
         missing = [name for name in names if not os.path.isfile(os.path.join(run_dir, name))]
         if missing:
-            raise UserError(f"--matching-model {run_dir}: no {', '.join(missing)} (a text-encoder or dcgan run)")
+            raise UserError(f"--matching-model {run_dir}: no {', '.join(missing)} (a damsm, text-encoder or dcgan run)")
         with open(os.path.join(run_dir, RUN_SETTINGS_FILE), encoding="utf-8") as file:
             image_size = json.load(file)["image_size"]
         files = {name: file_sha256(os.path.join(run_dir, name)) for name in names}

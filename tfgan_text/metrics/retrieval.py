@@ -1,7 +1,10 @@
-"""Caption -> image retrieval: recall@K over a whole split, in a shared image-text space.
+"""Caption -> image and image -> caption retrieval: recall@K over a whole split, in a shared
+image-text space.
 
 Karpathy & Fei-Fei 2015 report image search (caption -> image) as R@K: the fraction of
-captions whose own image is among the K images ranked most similar to them.
+captions whose own image is among the K images ranked most similar to them; and image
+annotation (image -> caption) as the fraction of images with one of their own captions among
+the K captions ranked most similar to them.
 """
 
 import numpy as np
@@ -44,6 +47,39 @@ def recall_at_k(text_embeddings, image_embeddings, image_of_text, ks=(1, 5), chu
         own_scores = scores[rows, own][:, None]
         # Counts the own image too (its score equals itself), hence the -1.
         ranks.append(np.sum(scores >= own_scores, axis=1) - 1)
+    ranks = np.concatenate(ranks) if ranks else np.zeros([0], np.int64)
+    return {f"recall_at_{k}": float(np.mean(ranks < k)) if len(ranks) else 0.0 for k in ks}
+
+
+def image_to_text_recall_at_k(text_embeddings, image_embeddings, image_of_text, ks=(1, 5), chunk_size=1024):
+    """Image -> caption recall@K by cosine similarity, from embeddings.
+
+    Each image ranks every caption; its rank is the number of other images' captions that
+    score higher than or equal to its best own caption (ties settled against the image, as
+    in `recall_at_k`). An image without captions is a miss.
+
+    Args:
+        text_embeddings: float array `[M, E]`, one row per caption.
+        image_embeddings: float array `[N, E]`, one row per image.
+        image_of_text: int array `[M]`, the row of each caption's image in `image_embeddings`.
+        ks: ints, the K values.
+        chunk_size: int, images scored at once (bounds memory to `chunk_size * M` scores).
+
+    Returns:
+        dict `{"recall_at_K": float}` for each K in `ks`.
+
+    Example:
+        >>> image_to_text_recall_at_k(np.eye(2), np.eye(2), [0, 1], ks=(1,))  # {"recall_at_1": 1.0}
+    """
+    texts = _unit_rows(text_embeddings)
+    images = _unit_rows(image_embeddings)
+    image_of_text = np.asarray(image_of_text, dtype=np.int64)
+    ranks = []
+    for start in range(0, len(images), chunk_size):
+        scores = images[start : start + chunk_size] @ texts.T
+        own = image_of_text[None, :] == np.arange(start, start + len(scores))[:, None]
+        best_own = np.max(np.where(own, scores, -np.inf), axis=1, keepdims=True)
+        ranks.append(np.sum((scores >= best_own) & ~own, axis=1))
     ranks = np.concatenate(ranks) if ranks else np.zeros([0], np.int64)
     return {f"recall_at_{k}": float(np.mean(ranks < k)) if len(ranks) else 0.0 for k in ks}
 

@@ -108,6 +108,9 @@ class JointEmbedding(keras.Model):
             encoder's word width, and a text encoder giving `words` and `mask`. 0: off.
         word_negatives: bool, the counterfactual captions of `swap_groups` are hard negatives
             of the word loss too: the swapped word must not find itself in the image.
+        gamma1: float, the word loss's sharpness of attention over regions (AttnGAN: 4).
+        gamma2: float, how much the word loss's caption score favours its best-matched words
+            (AttnGAN: 5).
         **kwargs: passed to `keras.Model`.
 
     Example:
@@ -117,7 +120,7 @@ class JointEmbedding(keras.Model):
     """
 
     def __init__(self, text_encoder, image_encoder, gamma=10.0, match_key="label", swap_groups=None, seed=None,
-                 word_weight=0.0, word_negatives=False, **kwargs):
+                 word_weight=0.0, word_negatives=False, gamma1=4.0, gamma2=5.0, **kwargs):
         super().__init__(**kwargs)
         if not word_weight >= 0.0:
             raise UserError(f"word_weight must be >= 0, got {word_weight!r}")
@@ -139,6 +142,8 @@ class JointEmbedding(keras.Model):
         self.seed = seed
         self.word_weight = float(word_weight)
         self.word_negatives = bool(word_negatives)
+        self.gamma1 = gamma1
+        self.gamma2 = gamma2
         self.seed_generator = keras.random.SeedGenerator(seed) if swap_groups else None
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.recall_tracker = keras.metrics.Mean(name="recall_at_1")
@@ -177,8 +182,8 @@ class JointEmbedding(keras.Model):
             else:
                 negatives = {}
         if self.word_weight:
-            words = damsm_word_loss(embeddings["regions"], embeddings["words"], embeddings["mask"], gamma3=self.gamma,
-                                    labels=labels, **negatives)
+            words = damsm_word_loss(embeddings["regions"], embeddings["words"], embeddings["mask"], gamma1=self.gamma1,
+                                    gamma2=self.gamma2, gamma3=self.gamma, labels=labels, **negatives)
             loss = loss + self.word_weight * words
         return loss
 
@@ -218,6 +223,8 @@ class JointEmbedding(keras.Model):
                 "seed": self.seed,
                 "word_weight": self.word_weight,
                 "word_negatives": self.word_negatives,
+                "gamma1": self.gamma1,
+                "gamma2": self.gamma2,
             }
         )
         return config
