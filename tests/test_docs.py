@@ -7,7 +7,7 @@ import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCUMENTS = ["README.md", *sorted(os.path.relpath(path, ROOT) for path in glob.glob(os.path.join(ROOT, "docs", "*.md")))]
-# Repository paths written in backticks: `tfgan_text/presets/`, `bench/dcgan_quality.py`, ...
+# Repository paths written in backticks: `tfgan_text/presets/`, `bench/text_to_image_quality.py`, ...
 REPOSITORY_PATH = re.compile(r"`((?:tfgan_text|bench|docs|notebooks|serving|tests|saved_models)/[\w./-]*)`")
 MARKDOWN_LINK = re.compile(r"\]\(([^)#\s]+)\)")
 

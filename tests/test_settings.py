@@ -9,10 +9,13 @@ from tests.test_cli import run_cli
 from tests.test_train_dcgan import tree_digest
 from tfgan_text import cli, presets
 from tfgan_text.errors import UserError
+from tfgan_text.training.attngan_settings import AttnGANSettings
 from tfgan_text.training.captioner_settings import CaptionerSettings
+from tfgan_text.training.damsm_settings import DAMSMSettings
 from tfgan_text.training.dcgan_settings import DCGANSettings
 
-TRAIN_VERBS = {"dcgan": DCGANSettings, "text-encoder": DCGANSettings, "captioner": CaptionerSettings}
+TRAIN_VERBS = {"dcgan": DCGANSettings, "text-encoder": DCGANSettings, "captioner": CaptionerSettings,
+               "damsm": DAMSMSettings, "attngan": AttnGANSettings}
 TINY_FLAGS = ["--batch-size", "8", "--steps-per-epoch", "2", "--epochs", "1", "--text-encoder-epochs", "1",
               "--ngf", "8", "--ndf", "8", "--text-embedding-dim", "8", "--text-hidden-dim", "8"]
 
@@ -78,11 +81,19 @@ class SettingsFlagsTest(TestCase):
 
 class PresetsTest(TestCase):
     def test_every_preset_resolves_to_checked_settings_that_record_its_name(self):
-        for verb, settings_class in (("dcgan", DCGANSettings), ("captioner", CaptionerSettings)):
+        weights = os.path.join(self.temp_dir(), "backbone.weights.h5")
+        open(weights, "wb").close()
+        for verb, settings_class in (("dcgan", DCGANSettings), ("captioner", CaptionerSettings), ("damsm", DAMSMSettings),
+                                     ("attngan", AttnGANSettings)):
             self.assertTrue(presets.preset_names(verb))
             for name in presets.preset_names(verb):
                 with self.subTest(verb=verb, preset=name):
-                    settings = settings_class.from_given({"preset": name})
+                    given = {"preset": name}
+                    if presets.preset_settings(verb, name).get("image_encoder", "cnn") != "cnn":
+                        given["backbone_weights"] = weights  # a backbone's weights are the user's file
+                    if name == "attngan-cub":
+                        given["damsm"] = "runs/damsm_cub"  # its DAMSM needs the user's Inception weights
+                    settings = settings_class.from_given(given)
                     self.assertEqual(settings.preset, name)
                     for field, value in presets.preset_settings(verb, name).items():
                         self.assertEqual(getattr(settings, field), value, field)
@@ -94,6 +105,35 @@ class PresetsTest(TestCase):
         self.assertEqual(DCGANSettings.from_given({}).preset, None)
         with self.assertRaisesRegex(UserError, "unknown preset 'nope' for train dcgan; choose one of fashion-mnist, quick, reed2016"):
             DCGANSettings.from_given({"preset": "nope"})
+
+    def test_the_damsm_presets(self):
+        self.assertEqual(presets.preset_names("damsm"), ["attngan-cub", "quick", "shapes"])
+        for name in ("quick", "shapes"):
+            settings = DAMSMSettings.from_given({"preset": name})
+            self.assertEqual((settings.data, settings.image_size, settings.image_encoder), ("shapes", 64, "cnn"))
+        with self.assertRaisesRegex(UserError, "image-encoder InceptionV3 needs --backbone-weights FILE"):
+            DAMSMSettings.from_given({"preset": "attngan-cub"})
+
+    def test_attngan_cub_is_the_papers_damsm(self):
+        weights = os.path.join(self.temp_dir(), "inception_v3_notop.h5")
+        open(weights, "wb").close()
+        settings = DAMSMSettings.from_given({"preset": "attngan-cub", "backbone_weights": weights})
+        self.assertEqual((settings.image_encoder, settings.backbone_region_layer, settings.image_size),
+                         ("InceptionV3", "mixed7", 299))
+        self.assertEqual((settings.text_embedding_dim, settings.text_hidden_dim, settings.rnn_type), (300, 256, "lstm"))
+        self.assertEqual((settings.gamma1, settings.gamma2, settings.gamma3, settings.word_weight), (4.0, 5.0, 10.0, 1.0))
+        self.assertEqual((settings.batch_size, settings.learning_rate, settings.beta_1, settings.epochs),
+                         (48, 0.002, 0.5, 600))
+
+    def test_attngan_presets(self):
+        self.assertEqual(presets.preset_names("attngan"), ["attngan-cub", "attngan-shapes", "quick"])
+        paper = AttnGANSettings.from_given({"preset": "attngan-cub", "damsm": "runs/damsm_cub"})
+        self.assertEqual((paper.base_size, paper.stages, paper.image_size, paper.latent_dim, paper.condition_dim),
+                         (64, 3, 256, 100, 100))
+        self.assertEqual((paper.ngf, paper.ndf, paper.damsm_weight, paper.batch_size), (32, 64, 5.0, 20))
+        self.assertEqual(AttnGANSettings.from_given({"preset": "attngan-shapes"}).image_size, 64)
+        with self.assertRaisesRegex(UserError, "damsm-preset attngan-cub: .*needs --backbone-weights FILE.*pass --damsm RUN"):
+            AttnGANSettings.from_given({"preset": "attngan-cub"})
 
     def test_reed2016_is_the_papers_recipe(self):
         settings = DCGANSettings.from_given({"preset": "reed2016"})

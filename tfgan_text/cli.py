@@ -12,8 +12,10 @@ import types
 import typing
 
 from tfgan_text.errors import UserError
-from tfgan_text.file_names import MODEL_FILE, SAMPLES_DIR, TEXT_ENCODER_FILE
+from tfgan_text.file_names import IMAGE_ENCODER_FILE, MODEL_FILE, SAMPLES_DIR, TEXT_ENCODER_FILE
+from tfgan_text.training.attngan_settings import AttnGANSettings
 from tfgan_text.training.captioner_settings import CaptionerSettings
+from tfgan_text.training.damsm_settings import DAMSMSettings
 from tfgan_text.training.dcgan_settings import DCGANSettings
 from tfgan_text.training.run_settings import flag
 
@@ -123,6 +125,27 @@ def _train_text_encoder(args):
     print(f"text encoder: {os.path.join(args.out, TEXT_ENCODER_FILE)}; caption->image {figures}")
 
 
+def _train_damsm(args):
+    given = _given_settings(args)
+    from tfgan_text.training.train_damsm import train_damsm
+
+    _, _, report = train_damsm(args.out, resume=args.resume, strategy=args.strategy, **given)
+    print(f"DAMSM encoders: {os.path.join(args.out, TEXT_ENCODER_FILE)}, {os.path.join(args.out, IMAGE_ENCODER_FILE)}; "
+          f"{_damsm_figures(report)}")
+
+
+def _damsm_figures(report):
+    """One line of a DAMSM report: recall@1/5 both ways and R-precision, or its notes."""
+    if "image_to_text" not in report:
+        return "; ".join(report["notes"])
+    line = ", ".join(f"{way.replace('_to_', '->')} R@1 {report[way]['recall_at_1']:.3f} R@5 {report[way]['recall_at_5']:.3f}"
+                     for way in ("image_to_text", "text_to_image"))
+    r_precision = report.get("r_precision")
+    line += (f", R-precision {r_precision['mean']:.3f} ± {r_precision['std']:.3f}" if r_precision
+             else f", {'; '.join(report['notes'])}")
+    return f"{report['split']} ({report['num_images']} images): {line}"
+
+
 def _train_captioner(args):
     given = _given_settings(args)
     from tfgan_text.training.train_captioner import train_captioner
@@ -132,9 +155,23 @@ def _train_captioner(args):
           f"{os.path.join(args.out, SAMPLES_DIR)}")
 
 
+def _train_attngan(args):
+    given = _given_settings(args)
+    from tfgan_text.training.train_attngan import train_attngan
+
+    train_attngan(args.out, resume=args.resume, strategy=args.strategy, **given)
+    print(f"trained: {os.path.join(args.out, MODEL_FILE)}; sample grids (every stage) in "
+          f"{os.path.join(args.out, SAMPLES_DIR)}")
+
+
 def _generate(args):
     from tfgan_text.inference.generate import generate_grid
 
+    if args.attention_maps:  # first: a model without attention maps writes nothing
+        from tfgan_text.inference.attention_maps import write_attention_maps
+
+        rows = write_attention_maps(args.model, args.captions, args.attention_maps, seed=args.seed)
+        print(f"wrote {args.attention_maps}: {rows} row(s) of word attention maps (each caption, each stage; seed {args.seed})")
     notes = generate_grid(args.model, args.captions, args.out, per_caption=args.n, seed=args.seed)
     for note in notes:
         print(note)
@@ -222,6 +259,14 @@ def build_parser():
     captioner = models.add_parser("captioner", help="image-to-caption generator: MLE, then SeqGAN or Gumbel-softmax")
     _add_train_arguments(captioner, CaptionerSettings)
     captioner.set_defaults(run=_train_captioner)
+    attngan = models.add_parser(
+        "attngan", help="text-to-image AttnGAN: attentional stages guided by a DAMSM (Xu et al. 2018)")
+    _add_train_arguments(attngan, AttnGANSettings)
+    attngan.set_defaults(run=_train_attngan)
+    damsm = models.add_parser(
+        "damsm", help="pretrain AttnGAN's DAMSM: a text and an image encoder, word and sentence losses (Xu et al. 2018)")
+    _add_train_arguments(damsm, DAMSMSettings)
+    damsm.set_defaults(run=_train_damsm)
     encoder = models.add_parser("text-encoder", help="pretrain a dcgan run's text encoder (its stage 1) alone")
     _add_train_arguments(encoder, DCGANSettings)
     encoder.set_defaults(run=_train_text_encoder)
@@ -233,6 +278,8 @@ def build_parser():
     generate.add_argument("--seed", type=int, default=0,
                           help="image k of each caption is drawn from seed + k, as the SavedModel's seeds: same caption and seed, same image")
     generate.add_argument("--out", default="generated.png", help="PNG grid to write")
+    generate.add_argument("--attention-maps", default=None, metavar="FILE",
+                          help="AttnGAN: also write a PNG of each word's attention map over the image drawn from --seed")
     generate.set_defaults(run=_generate)
 
     caption = verbs.add_parser(

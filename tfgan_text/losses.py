@@ -205,6 +205,62 @@ def damsm_word_loss(regions, words, word_mask, gamma1=4.0, gamma2=5.0, gamma3=10
     return _symmetric_crossentropy(logits, negative_logits)
 
 
+def damsm_loss(image_features, text_features, gamma1=4.0, gamma2=5.0, gamma3=10.0, labels=None):
+    """DAMSM's loss, per example: the sentence loss plus the word loss, each symmetric
+    (AttnGAN, Xu et al. 2018, eq. 14 without lambda: `L1w + L2w + L1s + L2s`).
+
+    Args:
+        image_features: `{"regions": [B, H, W, D], "global": [B, D]}` of the image encoder.
+        text_features: `{"words": [B, T, D], "sentence": [B, D], "mask": [B, T]}` of the text encoder.
+        gamma1, gamma2, gamma3: floats, AttnGAN's 4, 5 and 10.
+        labels: optional tensor `[B]`, content keys (see `symmetric_matching_loss`).
+
+    Returns:
+        float32 tensor `[B]`.
+    """
+    sentence = symmetric_matching_loss(image_features["global"], text_features["sentence"], gamma3, labels)
+    words = damsm_word_loss(image_features["regions"], text_features["words"], text_features["mask"], gamma1, gamma2,
+                            gamma3, labels)
+    return sentence + words
+
+
+def attngan_discriminator_loss(unconditional_real, conditional_real, unconditional_fake, conditional_fake,
+                               conditional_wrong):
+    """One AttnGAN stage discriminator's loss from its logits, per example (Xu et al. 2018,
+    eq. 4 and their code): `(BCE(u_real, 1) + BCE(c_real, 1)) / 2 + (BCE(u_fake, 0) +
+    BCE(c_fake, 0) + BCE(c_wrong, 0)) / 3`, where `c_wrong` judges a real image with another
+    image's caption.
+
+    Returns:
+        float32 tensor `[B]`.
+    """
+    real = sigmoid_cross_entropy(unconditional_real, 1.0) + sigmoid_cross_entropy(conditional_real, 1.0)
+    fake = (sigmoid_cross_entropy(unconditional_fake, 0.0) + sigmoid_cross_entropy(conditional_fake, 0.0)
+            + sigmoid_cross_entropy(conditional_wrong, 0.0))
+    return real / 2.0 + fake / 3.0
+
+
+def attngan_generator_loss(unconditional_fake, conditional_fake):
+    """One AttnGAN stage's adversarial generator loss, per example (Xu et al. 2018, eq. 3):
+    `BCE(u_fake, 1) + BCE(c_fake, 1)`, the non-saturating form of both logits."""
+    return sigmoid_cross_entropy(unconditional_fake, 1.0) + sigmoid_cross_entropy(conditional_fake, 1.0)
+
+
+def conditioning_kl(mu, logvar):
+    """KL divergence of N(mu, exp(logvar)) from N(0, I), per example, averaged over the code's
+    dimensions as AttnGAN does: conditioning augmentation's regulariser (Zhang et al. 2017,
+    StackGAN, eq. 3).
+
+    Args:
+        mu, logvar: float tensors `[B, C]`.
+
+    Returns:
+        float32 tensor `[B]`.
+    """
+    mu, logvar = ops.cast(mu, "float32"), ops.cast(logvar, "float32")
+    return ops.mean(0.5 * (ops.square(mu) + ops.exp(logvar) - 1.0 - logvar), axis=-1)
+
+
 def _word_match(words, word_mask, regions, gamma1, gamma2):
     """AttnGAN's `R(Q, D)` (eqs. 8-11) of captions' `words` `[..., T, D]` (`word_mask`
     `[..., T]`) and images' `regions` `[..., R, D]`, the leading axes broadcast: `[...]`."""

@@ -1,4 +1,4 @@
-"""Text-to-image exports of a `TextConditionalDCGAN`: raw captions in, images out.
+"""Text-to-image exports of a `TextConditionalDCGAN` or an `AttnGAN`: raw captions in, images out.
 
 SavedModel signatures (TF Serving):
   `serving_default(captions: string[B], seeds: int64[B])` -> `images: uint8[B,S,S,3]`, `png_bytes: string[B]`
@@ -6,6 +6,11 @@ SavedModel signatures (TF Serving):
   `embed(captions: string[B])` -> `embedding: float32[B,E]`
   `from_token_ids(token_ids: int64[B,T], noise: float32[B,Z])` -> `images: float32[B,S,S,3]` in
       [-1, 1]: the function of the ONNX graph, for clients that tokenize themselves.
+  `attention(captions: string[B], seeds: int64[B])` (AttnGAN only) -> `images` (as
+      `serving_default`) and `attention_stage_K: float32[B,h,w,T]` for each stage K >= 2: the
+      weight of token t (of the padded ids) at each place of the map that stage attends over.
+
+An AttnGAN's images are those of its last stage.
 
 Tokenization runs in the graph (core TF and TF Text ops only, as TF Serving links TF Text's
 `ops_lib`); the vocabulary travels as a SavedModel asset. The noise of row i is that of
@@ -29,6 +34,7 @@ from tfgan_text.noise import seed_noise_tensor
 from tfgan_text.text.tokenizer import Tokenizer
 
 SIGNATURES = ("serving_default", "from_noise", "embed", "from_token_ids")
+ATTENTION_SIGNATURE = "attention"
 ONNX_INPUTS = ("token_ids", "noise")
 ONNX_OUTPUT = "images"
 
@@ -46,15 +52,24 @@ def image_outputs(images):
 
 
 def images_from_ids(model, token_ids, noise):
-    """float32 images in [-1, 1] of a `TextConditionalDCGAN` for token ids and noise, in inference mode."""
+    """float32 images in [-1, 1] of a text-to-image model for token ids and noise, in inference mode."""
     return model((token_ids, noise), training=False)
 
 
+def attention_outputs(model, token_ids, noise):
+    """`{"images": uint8, "attention_stage_K": [B, h, w, T], ...}` of an AttnGAN (stages K >= 2)."""
+    outputs = model.stage_outputs(token_ids, noise)
+    maps = {f"attention_stage_{k + 2}": weights for k, weights in enumerate(outputs["attention"])}
+    return {"images": to_uint8_images(outputs["images"][-1]), **maps}
+
+
 def text_to_image_archive(model, vocabulary_dir):
-    """A `keras.export.ExportArchive` of a `TextConditionalDCGAN` with the four signatures.
+    """A `keras.export.ExportArchive` of a text-to-image model with the four signatures (and
+    `attention` for a model of several stages with word attention, an AttnGAN).
 
     Args:
-        model: a trained `TextConditionalDCGAN` (its text encoder and generator are exported).
+        model: a trained `TextConditionalDCGAN` or `AttnGAN` (its text encoder and generator
+            are exported).
         vocabulary_dir: str, the directory of the model's `vocab.txt` and `tokenizer.json`.
 
     `from_token_ids` takes the ids the text encoder reads: word ids, or for a char-CNN-RNN
@@ -92,6 +107,12 @@ def text_to_image_archive(model, vocabulary_dir):
         lambda token_ids, noise: {"images": images_from_ids(model, token_ids, noise)},
         input_signature=[tf.TensorSpec([None, None], tf.int64, name="token_ids"), noise_spec],
     )
+    if getattr(model, "stage_outputs", None) and model.generator.stages > 1:
+        archive.add_endpoint(
+            ATTENTION_SIGNATURE,
+            lambda captions, seeds: attention_outputs(model, tokenizer(captions), seed_noise_tensor(seeds, noise_dim)),
+            input_signature=[captions_spec, tf.TensorSpec([None], tf.int64, name="seeds")],
+        )
     return archive
 
 

@@ -9,9 +9,12 @@ from tfgan_text.errors import UserError
 MODEL_MODULES = (
     "text_encoder",
     "image_encoder",
+    "backbone_image_encoder",
     "joint_embedding",
     "text_to_image.dcgan",
     "text_to_image.dcgan_networks",
+    "text_to_image.attngan",
+    "text_to_image.attngan_networks",
     "text_to_image.encoder_discriminator",
     "text_to_image.generator_terms",
     "image_to_text.captioner",

@@ -12,6 +12,9 @@ DOWNSAMPLINGS = ("strided", "max_pool")
 IMAGE_SIZES = (32, 64, 128)
 UPSAMPLINGS = ("transposed", "resize")
 CONDITIONINGS = ("input", "batch_norm")
+# AttnGAN: the first stage's image sides (from a 4x4 map), and the most stages.
+ATTNGAN_BASE_SIZES = (16, 32, 64, 128)
+ATTNGAN_MAX_STAGES = 4
 
 
 def doubling_steps(image_size):

@@ -4,6 +4,7 @@ Models whose training step must equal one-device training on the same global bat
 drawn for the global batch, partners taken across replicas) use these two functions.
 """
 
+import keras
 import tensorflow as tf
 from keras import ops
 
@@ -21,6 +22,17 @@ def replica_position(local_size):
         return 0, local_size[0]
     sizes = context.all_gather(local_size, axis=0)
     return ops.sum(sizes[: context.replica_id_in_sync_group]), ops.sum(sizes)
+
+
+def replica_normal(seed_generator, local_size, dim):
+    """This replica's rows of N(0, 1) values `[local_size, dim]` drawn for the global batch.
+
+    Every replica draws the same `[global_size, dim]` sample (same seed state) and keeps its
+    own rows, so each example gets what one-device training gives it.
+    """
+    offset, global_size = replica_position(local_size)
+    values = keras.random.normal((global_size, dim), seed=seed_generator)
+    return values[offset : offset + local_size]
 
 
 def gather_replicas(values):

@@ -8,10 +8,11 @@ name in `run.json`. `tfgan-text train dcgan --preset shapes-demo --out RUN` foll
 """
 
 from tfgan_text.errors import UserError
-from tfgan_text.presets import captioner, dcgan
+from tfgan_text.presets import attngan, captioner, damsm, dcgan
 
 # The presets of each `train` verb (`train text-encoder` is stage 1 of a dcgan run).
-PRESETS = {"dcgan": dcgan.PRESETS, "captioner": captioner.PRESETS}
+PRESETS = {"dcgan": dcgan.PRESETS, "captioner": captioner.PRESETS, "attngan": attngan.PRESETS,
+           "damsm": damsm.PRESETS}
 
 
 def preset_names(verb):

@@ -3,14 +3,31 @@
 import os
 
 import keras
+import numpy as np
 import tensorflow as tf
 
+from tfgan_text.data import shapes
 from tfgan_text.image_grid import image_grid, to_uint8
 from tfgan_text.noise import image_seeds, seed_noise
+
+SAMPLE_CAPTIONS = 16
+
+
+def sample_captions(data_name, source, seed):
+    """Fixed captions for the per-epoch sample grid: shapes' canonical captions (of its `val`
+    split) for the built-in data, else the first captions of the training `source`."""
+    if data_name == "shapes":
+        split = shapes.load_split("val", image_size=32, seed=seed, num_examples=SAMPLE_CAPTIONS)
+        return [shapes.describe({name: split[name][i] for name in shapes.ATTRIBUTES}) for i in range(SAMPLE_CAPTIONS)]
+    return [example["captions"][0].decode("utf-8") for example in source.take(SAMPLE_CAPTIONS).as_numpy_iterator()]
 
 
 class SampleGrid(keras.callbacks.Callback):
     """After each epoch, draws the same captions with the same noise and saves a PNG grid.
+
+    For a model of several stages (AttnGAN's `stage_outputs`), a second grid,
+    `samples_epoch_NNN_stages.png`, shows each caption's image at every stage side by side
+    (earlier stages enlarged), so one can see what each stage adds.
 
     Fixed captions and noise make the grids of successive epochs comparable: one can watch
     the model learn each caption. The grid is also logged as a TensorBoard image.
@@ -44,7 +61,18 @@ class SampleGrid(keras.callbacks.Callback):
         path = os.path.join(self.directory, f"samples_epoch_{epoch + 1:03d}.png")
         image_grid(images, self.captions).save(path)
         self.last_path = path
+        if hasattr(self.model, "stage_outputs"):
+            self._write_stages(os.path.join(self.directory, f"samples_epoch_{epoch + 1:03d}_stages.png"))
         if self.writer is not None:
             with self.writer.as_default():
                 tf.summary.image("samples", images, step=epoch + 1, max_outputs=len(images))
             self.writer.flush()
+
+    def _write_stages(self, path):
+        stages = self.model.stage_outputs(self.token_ids, self.noise)["images"]
+        size = stages[-1].shape[1]
+        enlarged = [to_uint8(keras.ops.convert_to_numpy(images)).repeat(size // images.shape[1], axis=1)
+                    .repeat(size // images.shape[1], axis=2) for images in stages]
+        rows = np.stack(enlarged, axis=1).reshape((-1, size, size, 3))  # caption-major, one column per stage
+        labels = [f"stage {k + 1}: {caption}" for caption in self.captions for k in range(len(stages))]
+        image_grid(rows, labels, columns=len(stages)).save(path)

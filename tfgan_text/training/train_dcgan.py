@@ -31,11 +31,8 @@ from tfgan_text.training.checkpoints import StopOnNonFiniteLoss, TrainingCheckpo
 from tfgan_text.training.dcgan_settings import STAGE_ONE_IMAGE_ENCODER_FILTERS, DCGANSettings
 from tfgan_text.training.resumable_fit import fit_from_step
 from tfgan_text.training.run_dir import RunDir
-from tfgan_text.training.sample_grid import SampleGrid
+from tfgan_text.training.sample_grid import SampleGrid, sample_captions
 from tfgan_text.training.strategy import select_strategy
-
-SAMPLE_CAPTIONS = 16
-
 
 class _Run:
     """What both stages need: the run directory, settings, training data and tokenizer."""
@@ -112,7 +109,7 @@ def train_dcgan(out, resume=False, strategy="auto", callbacks=(), verbose="auto"
         checkpoint = TrainingCheckpoint(run.dir.checkpoints, every_n_steps=config.checkpoint_every)
         step = checkpoint.restore(model)
     stop = StopOnNonFiniteLoss()
-    samples = SampleGrid(run.dir.samples, _sample_captions(config, run.source), run.tokenize, config.noise_dim,
+    samples = SampleGrid(run.dir.samples, sample_captions(config.data, run.source, config.seed), run.tokenize, config.noise_dim,
                          seed=config.seed, log_dir=run.dir.logs)
     all_callbacks = [stop, checkpoint, samples, keras.callbacks.TensorBoard(run.dir.logs), *callbacks]
 
@@ -282,10 +279,3 @@ def _learning_rate(config, steps_per_epoch):
         staircase=True,
     )
 
-
-def _sample_captions(config, source):
-    """Fixed captions for the per-epoch sample grid: shapes' canonical captions, else training captions."""
-    if config.data == "shapes":
-        split = shapes.load_split("val", image_size=32, seed=config.seed, num_examples=SAMPLE_CAPTIONS)
-        return [shapes.describe({name: split[name][i] for name in shapes.ATTRIBUTES}) for i in range(SAMPLE_CAPTIONS)]
-    return [example["captions"][0].decode("utf-8") for example in source.take(SAMPLE_CAPTIONS).as_numpy_iterator()]

@@ -19,7 +19,7 @@ from tfgan_text.models.text_to_image.differentiable_augmentation import cut_out,
 from tfgan_text.models.text_to_image.generator_terms import DiscriminatorStep, GeneratorStep
 from tfgan_text.models.freezing import set_trainable
 from tfgan_text.models.joint_embedding import counterfactual_features
-from tfgan_text.models.replicas import gather_replicas, replica_position
+from tfgan_text.models.replicas import gather_replicas, replica_normal, replica_position
 
 __all__ = ["DCGANDiscriminator", "DCGANGenerator", "TextConditionalDCGAN"]
 
@@ -270,14 +270,9 @@ class TextConditionalDCGAN(keras.Model):
             noise = keras.random.normal((batch, self.generator.noise_dim), seed=seed)
         return self((token_ids, noise), training=False)
 
-    def _noise(self, offset, local_size, global_size):
-        """This replica's rows of N(0, 1) noise drawn for the whole global batch.
-
-        Every replica draws the same `[global_size, Z]` sample (same seed state) and keeps its
-        own rows, so the noise of each example is the same as in one-device training.
-        """
-        noise = keras.random.normal((global_size, self.generator.noise_dim), seed=self.seed_generator)
-        return noise[offset : offset + local_size]
+    def _noise(self, local_size):
+        """This replica's rows of the noise drawn for the global batch (`replica_normal`)."""
+        return replica_normal(self.seed_generator, local_size, self.generator.noise_dim)
 
     def _average(self, per_example, global_size):
         """Mean over the global batch: sum of this replica's losses / global batch size.
@@ -306,7 +301,7 @@ class TextConditionalDCGAN(keras.Model):
         """Updates D on (real, right), (real, wrong), (fake, right), plus the terms that enter
         D's loss (the patch head's); returns the right captions' `text_features`, as constants."""
         d_loss_fn = self._gan_loss_functions()[0]
-        noise = self._noise(offset, local_size, global_size)
+        noise = self._noise(local_size)
         with tf.GradientTape() as tape:
             right_features = self.text_features(batch["token_ids"], training=self.train_text_encoder)
             right = right_features["embedding"]
@@ -382,12 +377,12 @@ class TextConditionalDCGAN(keras.Model):
         images) of this replica's batch.
         """
         g_loss_fn = self._gan_loss_functions()[1]
-        noise = self._noise(offset, local_size, global_size)
+        noise = self._noise(local_size)
         right = right_features["embedding"]
         if self.gan_int:
             partner = ops.roll(gather_replicas(right), -1, axis=0)[offset : offset + local_size]
             mixed = self.interpolation_beta * right + (1.0 - self.interpolation_beta) * partner
-            mixed_noise = self._noise(offset, local_size, global_size)
+            mixed_noise = self._noise(local_size)
         with tf.GradientTape() as tape:
             fake = self.generator({"noise": noise, **right_features}, training=True)
             fake_logits, fake_patches = self._judge(fake, right)

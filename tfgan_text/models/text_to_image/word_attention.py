@@ -30,13 +30,22 @@ class WordAttention(keras.layers.Layer):
             zero context.
 
     Returns:
-        float `[B, H, W, 2C]`: the features, then the context.
+        float `[B, H, W, 2C]`: the features, then the context; with `return_weights`, the pair
+        of that and the attention weights `[B, H, W, T]` (each place's weights over the words).
+
+    Args:
+        return_weights: bool, also return the weights (AttnGAN's attention maps).
+        **kwargs: passed to `keras.layers.Layer`.
 
     Example:
         >>> attention = WordAttention()
         >>> attention((keras.ops.ones((2, 8, 8, 16)), keras.ops.ones((2, 5, 32)), keras.ops.ones((2, 5)))).shape
         (2, 8, 8, 32)
     """
+
+    def __init__(self, return_weights=False, **kwargs):
+        super().__init__(**kwargs)
+        self.return_weights = return_weights
 
     def build(self, input_shape):
         features_shape, words_shape, _ = input_shape
@@ -58,8 +67,15 @@ class WordAttention(keras.layers.Layer):
         weights = ops.softmax(scores, axis=-1)
         context = ops.einsum("bnt,btc->bnc", weights, words)
         context = ops.reshape(context, (-1, height, width, channels))
-        return ops.concatenate([features, context], axis=-1)
+        joined = ops.concatenate([features, context], axis=-1)
+        if self.return_weights:
+            return joined, ops.reshape(weights, (-1, height, width, ops.shape(words)[1]))
+        return joined
 
     def compute_output_shape(self, input_shape):
-        features_shape = input_shape[0]
-        return (*features_shape[:-1], 2 * features_shape[-1])
+        features_shape, words_shape, _ = input_shape
+        joined = (*features_shape[:-1], 2 * features_shape[-1])
+        return (joined, (*features_shape[:-1], words_shape[1])) if self.return_weights else joined
+
+    def get_config(self):
+        return {**super().get_config(), "return_weights": self.return_weights}
