@@ -1,11 +1,11 @@
-"""Does the text-conditional DCGAN learn its conditioning? Train for a fixed wall-clock budget
-on the built-in shapes, then judge generated images against their captions with the shipped
+"""Does a text-to-image model (the DCGAN or AttnGAN) learn its conditioning? Train for a fixed
+wall-clock budget on the built-in shapes, then judge generated images against their captions with the shipped
 attribute classifier of the run's image size (the judge `shapes-attributes-32px` or `-64px`,
 trained on real shapes images; 128 px images are resized to 64).
 
 Prints one JSON line: wall time, training steps, and the classifier's colour, shape and place
 accuracy on images generated from the captions of the `test` and `compositional` splits, next
-to its accuracy on the real images of those splits (for `test` also apart for scenes of one
+to its accuracy on the real images of those splits (for both also apart for scenes of one
 object and of two); and the diversity over the noise: the
 per-pixel standard deviation (in [0, 1] units) of images drawn for one caption with different
 noise, averaged over pixels and 100 `test` captions (0: G ignores the noise).
@@ -16,11 +16,14 @@ one run's figures move by several points with where its budget happens to stop.
 
 Beside them, the figures of `tfgan-text evaluate` on the first `--eval-examples` images of
 `test`: FID, KID, IS, precision/recall and R-precision (`test_eval`), each next to its value on
-real images (`test_eval_real`).
+real images (`test_eval_real`). R-precision is measured with the shipped matching judge (trained
+apart from any model here), and with `--matching-model RUN` also with that run's encoders
+(`test_r_precision_matching_model`), e.g. the DAMSM an AttnGAN was trained against.
 
-Run: `python bench/dcgan_quality.py --preset shapes-demo --out runs/demo` trains a preset of
-`tfgan-text train dcgan` as it is (its own epochs; `--minutes` caps the time);
-`python bench/dcgan_quality.py --minutes 30 --out runs/quality [--set spectral_norm=true ...]` trains
+Run: `python bench/text_to_image_quality.py --preset shapes-demo --out runs/demo` trains a preset of
+`tfgan-text train dcgan` as it is (its own epochs; `--minutes` caps the time); with `--model attngan`
+a preset of `tfgan-text train attngan` (`--preset attngan-shapes`);
+`python bench/text_to_image_quality.py --minutes 30 --out runs/quality [--set spectral_norm=true ...]` trains
 the defaults, with the fields `--set` names, for a wall-clock budget; `--evaluate-only` scores the
 model already trained in `--out` (e.g. by `tfgan-text train dcgan`) without training.
 
@@ -49,7 +52,10 @@ from tfgan_text.metrics import judges  # noqa: E402
 from tfgan_text.metrics.attribute_classifier import set_accuracy  # noqa: E402
 from tfgan_text.text.tokenizer import Tokenizer  # noqa: E402
 from tfgan_text.training.checkpoints import kept_checkpoints, restore_model_variables  # noqa: E402
+from tfgan_text.training.train_attngan import train_attngan  # noqa: E402
 from tfgan_text.training.train_dcgan import train_dcgan  # noqa: E402
+
+TRAINERS = {"dcgan": train_dcgan, "attngan": train_attngan}
 
 
 # The target's two figures, and the set of places the objects are in (not part of the target,
@@ -99,8 +105,9 @@ def evaluate(model, tokenizer, judge, image_size, seed, num_examples):
         fake = judge.outputs(generated_images(model, tokenizer, captions, seed))
         real = set_accuracy(judge.outputs(examples["image"]), attributes)
         scenes = {"": np.ones(len(captions), bool)}
-        if split == "test":  # where it fails: scenes of one object, or of two
-            scenes.update(one_object_=attributes["shape"][:, 1] < 0, two_object_=attributes["shape"][:, 1] >= 0)
+        # Where it fails: scenes of one object, or of two.
+        scenes.update(one_object_=attributes["shape"][:, 1] < 0, two_object_=attributes["shape"][:, 1] >= 0)
+        scenes = {scene: rows for scene, rows in scenes.items() if rows.any()}
         for scene, rows in scenes.items():
             accuracy = set_accuracy({key: value[rows] for key, value in fake.items()},
                                     {name: value[rows] for name, value in attributes.items()})
@@ -136,7 +143,10 @@ def stopping_point_figures(model, run_dir, final, score):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default=None, help="a preset of `tfgan-text train dcgan`, trained for its own epochs")
+    parser.add_argument("--model", default="dcgan", choices=sorted(TRAINERS), help="which text-to-image model to train")
+    parser.add_argument("--preset", default=None, help="a preset of `tfgan-text train MODEL`, trained for its own epochs")
+    parser.add_argument("--matching-model", default=None, metavar="RUN",
+                        help="also measure R-precision with this run's encoders (e.g. a DAMSM run)")
     parser.add_argument("--minutes", type=float, default=None,
                         help="wall-clock budget of training (both stages); default 30 without --preset, none with one")
     parser.add_argument("--gan-steps", type=int, default=None, help="also stop after this many GAN steps")
@@ -147,7 +157,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--evaluate-only", action="store_true", help="score the trained run in --out, do not train")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
-                        help="another DCGANSettings field, e.g. spectral_norm=true or label_smoothing=0.1")
+                        help="another settings field of the model, e.g. spectral_norm=true or label_smoothing=0.1")
     args = parser.parse_args()
     settings = {name: json.loads(value) for name, value in (item.split("=", 1) for item in args.set)}
     settings.update({name: value for name, value in (("image_size", args.image_size), ("batch_size", args.batch_size))
@@ -164,13 +174,13 @@ def main():
             settings.setdefault("epochs", 1000)  # the budget stops it
         minutes = args.minutes if args.minutes is not None or args.preset else 30.0
         budget = Budget(start, minutes * 60 if minutes is not None else float("inf"), args.gan_steps)
-        model = train_dcgan(args.out, seed=args.seed, callbacks=[budget], verbose=2, **settings)
+        model = TRAINERS[args.model](args.out, seed=args.seed, callbacks=[budget], verbose=2, **settings)
         figures = {**settings, "train_wall_s": round(time.perf_counter() - start, 1),
                    "gan_steps": int(model.d_optimizer.iterations.numpy())}
     with open(os.path.join(args.out, RUN_SETTINGS_FILE), encoding="utf-8") as run_file:
         run_settings = json.load(run_file)
-    image_size = run_settings["image_size"]
-    figures = {"benchmark": "dcgan_quality", "preset": run_settings.get("preset"), "image_size": image_size,
+    image_size = int(model.generator.image_size)
+    figures = {"benchmark": "text_to_image_quality", "model": args.model, "preset": run_settings.get("preset"), "image_size": image_size,
                "batch_size": run_settings["batch_size"], **figures}
     judge = judges.load(judges.image_judge_name("shapes", image_size))
     score = functools.partial(evaluate, model, Tokenizer(args.out), judge, image_size, args.seed, args.eval_examples)
@@ -180,6 +190,12 @@ def main():
                                     "r_precision"), num_images=args.eval_examples, seed=args.seed, progress=False)
     figures.update(test_eval=report["metrics"], test_eval_real=report["real"], judge=report["judge"]["name"],
                    matching_judge=(report["matching_judge"] or {}).get("name"))
+    if args.matching_model:
+        own = evaluate_text_to_image(args.out, "shapes", "test", metrics=("r_precision",), num_images=args.eval_examples,
+                                     seed=args.seed, matching_model=args.matching_model, progress=False)
+        figures.update(test_r_precision_matching_model=own["metrics"]["r_precision"],
+                       test_r_precision_matching_model_real=own["real"]["r_precision"],
+                       matching_model=args.matching_model)
     figures["total_wall_s"] = round(time.perf_counter() - start, 1)
     print(json.dumps(figures))
 
