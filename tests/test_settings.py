@@ -149,6 +149,11 @@ class PresetsTest(TestCase):
         expected = dataclasses.asdict(DCGANSettings.from_given({"preset": "shapes-demo"}))
         self.assertEqual(recorded, json.loads(json.dumps(expected)))
 
+    def test_attngan_shapes_is_the_recipe_the_shipped_attngan_records(self):
+        recorded = _shipped_run_settings("attngan_shapes")
+        expected = dataclasses.asdict(AttnGANSettings.from_given({"preset": "attngan-shapes"}))
+        self.assertEqual(recorded, json.loads(json.dumps(expected)))
+
     def test_the_fashion_mnist_models_record_their_presets(self):
         recorded = _shipped_run_settings("dcgan_fashion_mnist")
         expected = dataclasses.asdict(DCGANSettings.from_given({"preset": "fashion-mnist"}))

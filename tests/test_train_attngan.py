@@ -2,6 +2,7 @@
 export with the attention signature, ONNX parity, serving, and attention maps."""
 
 import functools
+import json
 import os
 import signal
 import subprocess
@@ -206,6 +207,17 @@ class AttnGANExportTest(TestCase):
             self.assertAllEqual(np.array([p["images"] for p in predictions], np.uint8), expected)
         finally:
             server.stop()
+
+    def test_evaluate_scores_the_run_and_its_export_alike(self):
+        reports = []
+        for model in (self.run_dir, os.path.dirname(self.result["saved_model"])):
+            out = os.path.join(self.temp_dir(), "report.json")
+            status, _, err = run_cli("evaluate", model, "--metrics", "accuracy", "--num-images", "40", "--out", out)
+            self.assertEqual(status, 0, err)
+            with open(out, encoding="utf-8") as file:
+                reports.append(json.load(file)["metrics"]["accuracy"])
+        for name, value in reports[0].items():
+            self.assertAlmostEqual(reports[1][name], value, delta=0.05, msg=name)
 
     def test_the_saved_model_keras_loads_with_every_network(self):
         model = load_model(os.path.join(self.run_dir, "model.keras"))

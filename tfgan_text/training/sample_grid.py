@@ -11,6 +11,7 @@ from tfgan_text.image_grid import image_grid, to_uint8
 from tfgan_text.noise import image_seeds, seed_noise
 
 SAMPLE_CAPTIONS = 16
+STAGE_GRID_CAPTIONS_PER_ROW = 4
 
 
 def sample_captions(data_name, source, seed):
@@ -73,6 +74,6 @@ class SampleGrid(keras.callbacks.Callback):
         size = stages[-1].shape[1]
         enlarged = [to_uint8(keras.ops.convert_to_numpy(images)).repeat(size // images.shape[1], axis=1)
                     .repeat(size // images.shape[1], axis=2) for images in stages]
-        rows = np.stack(enlarged, axis=1).reshape((-1, size, size, 3))  # caption-major, one column per stage
+        cells = np.stack(enlarged, axis=1).reshape((-1, size, size, 3))  # caption-major, each caption's stages in turn
         labels = [f"stage {k + 1}: {caption}" for caption in self.captions for k in range(len(stages))]
-        image_grid(rows, labels, columns=len(stages)).save(path)
+        image_grid(cells, labels, columns=len(stages) * STAGE_GRID_CAPTIONS_PER_ROW).save(path)
