@@ -91,7 +91,7 @@ class PresetsTest(TestCase):
                     given = {"preset": name}
                     if presets.preset_settings(verb, name).get("image_encoder", "cnn") != "cnn":
                         given["backbone_weights"] = weights  # a backbone's weights are the user's file
-                    if name == "attngan-cub":
+                    if verb == "attngan" and name == "attngan-cub":
                         given["damsm"] = "runs/damsm_cub"  # its DAMSM needs the user's Inception weights
                     settings = settings_class.from_given(given)
                     self.assertEqual(settings.preset, name)
