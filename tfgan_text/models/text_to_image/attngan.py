@@ -122,7 +122,11 @@ class AttnGAN(keras.Model):
     def text_features(self, token_ids):
         """The frozen text encoder's features of token ids `[B, T]`, as G reads them:
         `{"embedding": [B, E], "words": [B, T, W], "word_mask": float [B, T]}`."""
-        outputs = self.text_encoder(ops.convert_to_tensor(token_ids), training=False)
+        return self._generator_text(self.text_encoder(ops.convert_to_tensor(token_ids), training=False))
+
+    @staticmethod
+    def _generator_text(outputs):
+        """G's text inputs from the text encoder's `{"words", "sentence", "mask"}`."""
         return {"embedding": outputs["sentence"], "words": outputs["words"],
                 "word_mask": ops.cast(outputs["mask"], outputs["words"].dtype)}
 
@@ -159,7 +163,8 @@ class AttnGAN(keras.Model):
         images = ops.convert_to_tensor(batch["image"])
         local_size = ops.shape(images)[0]
         _, global_size = replica_position(local_size)
-        text = self.text_features(batch["token_ids"])
+        encoded = self.text_encoder(ops.convert_to_tensor(batch["token_ids"]), training=False)
+        text = self._generator_text(encoded)
         wrong = self.text_features(batch["wrong_token_ids"])["embedding"]
         reals = [self._downscale(images, size) for size in self.generator.sizes]
         noise = replica_normal(self.seed_generator, local_size, self.generator.noise_dim)
@@ -170,7 +175,7 @@ class AttnGAN(keras.Model):
                                          text["embedding"], wrong, global_size)
             adversarial = sum(losses.attngan_generator_loss(**self._fake_logits(discriminator, fake, text["embedding"]))
                               for discriminator, fake in zip(self.discriminators, generated["images"]))
-            damsm = self._damsm_loss(generated["images"][-1], batch, local_size)
+            damsm = self._damsm_loss(generated["images"][-1], encoded, batch.get("content_key"), local_size)
             kl = losses.conditioning_kl(generated["mu"], generated["logvar"])
             per_example = adversarial + self.damsm_weight * damsm + self.kl_weight * kl
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_size)
@@ -206,24 +211,23 @@ class AttnGAN(keras.Model):
         logits = discriminator.logits(discriminator.encode(fake, training=True), embedding, training=True)
         return {"unconditional_fake": logits["unconditional"], "conditional_fake": logits["conditional"]}
 
-    def _downscale(self, images, size):
+    @staticmethod
+    def _downscale(images, size):
         """`images` average-pooled to `size` (the last stage's real images for an earlier stage)."""
         factor = images.shape[1] // size
         return images if factor == 1 else ops.average_pool(images, factor, factor, padding="valid")
 
-    def _damsm_loss(self, images, batch, local_size):
-        """The DAMSM loss of the last stage's images and their captions, per example, with the
-        global batch's captions as negatives (gathered across replicas)."""
+    def _damsm_loss(self, images, text_features, labels, local_size):
+        """The DAMSM loss of the last stage's images and their captions' encoder outputs, per
+        example, with the global batch's captions as negatives (gathered across replicas)."""
         if not self.damsm_weight:
             return ops.zeros((local_size,))
         if images.shape[1] != self.damsm_image_size:
             images = ops.image.resize(images, (self.damsm_image_size, self.damsm_image_size), antialias=True)
         image_features = self.image_encoder(images, training=False)
-        text_features = self.text_encoder(batch["token_ids"], training=False)
         text_features = {**text_features, "mask": ops.cast(text_features["mask"], "float32")}  # all_gather takes no bools
         gathered_image = {name: gather_replicas(image_features[name]) for name in ("regions", "global")}
         gathered_text = {name: gather_replicas(text_features[name]) for name in ("words", "sentence", "mask")}
-        labels = batch.get("content_key")
         labels = None if labels is None else gather_replicas(labels)
         per_example = losses.damsm_loss(gathered_image, gathered_text, *self.gammas, labels=labels)
         offset, _ = replica_position(local_size)
