@@ -33,6 +33,7 @@ setup(
         "dev": [
             "pycocoevalcap>=1.2",
             "pytest>=8",
+            "pyyaml>=6",
             "nbclient>=0.10",
             "nbformat>=5.10",
             "ipykernel>=6.29",

@@ -1,6 +1,5 @@
 """Shared base for the package's tests (keras-hub's TestCase is the model)."""
 
-import functools
 import os
 import tempfile
 
@@ -8,16 +7,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgan_text.training.strategy import select_strategy
 
-@functools.cache
+
 def two_cpu_strategy():
-    """One `MirroredStrategy` over the two logical CPUs of `conftest.py`, shared by all tests.
-
-    A program makes one strategy; tests that each made their own would reuse collective
-    instance keys in one process, and TensorFlow's collective executor, which caches the
-    shapes of earlier instances, would abort the later all-reduce with a shape mismatch.
-    """
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    """The `MirroredStrategy` over the two logical CPUs of `conftest.py`, shared by all tests
+    and by the runs they start (`select_strategy` makes one per process)."""
+    return select_strategy("mirrored")
 
 
 class TestCase(tf.test.TestCase):

@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tests.test_case import TestCase
-from tfgan_text.data.pipeline import steps_per_epoch, training_pipeline
+from tfgan_text.data.pipeline import resume_position, steps_per_epoch, training_pipeline
 from tfgan_text.errors import UserError
 
 NUM_IMAGES = 12
@@ -131,6 +131,11 @@ class TrainingPipelineTest(TestCase):
         resumed = captions(training_pipeline(_dataset(), 4, seed=7, random_crop=True, epochs=3, start_epoch=1, start_batch=2))
         self.assertLen(full, 9)
         self.assertEqual(resumed, full[5:])
+        # A run whose `fit` epochs are shorter than the data's (--steps-per-epoch) resumes by its
+        # global step: after 5 steps, epoch 1 of the data at batch 2.
+        at_step = training_pipeline(_dataset(), 4, seed=7, random_crop=True, epochs=3,
+                                    **resume_position(_dataset(), 4, step=5))
+        self.assertEqual(captions(at_step), full[5:])
 
     def test_bad_options(self):
         with self.assertRaisesRegex(UserError, "batch size"):

@@ -115,7 +115,21 @@ def training_pipeline(
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
-    return stream.prefetch(tf.data.AUTOTUNE)
+    # Under a multi-worker strategy each worker builds every global batch (the wrong captions
+    # come from the whole batch) and keeps its replicas' rows of it: sharding by data, so no
+    # two workers see the same example. The readers load images into memory: there are no
+    # files to shard by.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return stream.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def resume_position(dataset, batch_size, step):
+    """`{"start_epoch": ..., "start_batch": ...}` of `training_pipeline` for the stream that goes
+    on after `step` batches: epochs of the data, which a `fit` with fewer `steps_per_epoch`
+    does not end."""
+    start_epoch, start_batch = divmod(step, steps_per_epoch(dataset, batch_size))
+    return {"start_epoch": start_epoch, "start_batch": start_batch}
 
 
 def steps_per_epoch(dataset, batch_size):

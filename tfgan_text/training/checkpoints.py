@@ -6,11 +6,13 @@ previous checkpoint intact.
 """
 
 import math
+import shutil
 
 import keras
 import tensorflow as tf
 
 from tfgan_text.errors import UserError
+from tfgan_text.file_names import CHECKPOINTS_DIR
 
 
 class TrainingCheckpoint(keras.callbacks.Callback):
@@ -20,10 +22,17 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     it tells a resumed run at which epoch and batch to go on. A step whose logs hold a NaN or
     infinite value is never saved: the last good checkpoint stays the latest.
 
+    In a multi-worker run every worker saves (saving may read variables across workers), but
+    only the chief into `directory`; the others save into `write_directory` and delete it
+    again, as TensorFlow's multi-worker guide prescribes. Every worker restores from
+    `directory`, the chief's.
+
     Args:
         directory: str, the checkpoint directory.
         every_n_steps: int, save period in training steps (0: only at epoch ends).
         max_to_keep: int, how many checkpoints to keep.
+        write_directory: optional str, where this process saves, when not `directory` (a
+            worker other than the chief: the directory is deleted after each save).
 
     Example:
         >>> checkpoint = TrainingCheckpoint("runs/a/checkpoints", every_n_steps=200)
@@ -31,14 +40,21 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         >>> model.fit(dataset, callbacks=[checkpoint], ...)
     """
 
-    def __init__(self, directory, every_n_steps=200, max_to_keep=3):
+    def __init__(self, directory, every_n_steps=200, max_to_keep=3, write_directory=None):
         super().__init__()
         self.directory = directory
+        self.write_directory = write_directory or directory
         self.every_n_steps = every_n_steps
         self.max_to_keep = max_to_keep
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         self._manager = None
         self.unsaved_failure = False
+
+    @classmethod
+    def in_run(cls, run_dir, every_n_steps):
+        """The checkpoints of a `RunDir`: restored from the run's, saved where this process
+        writes (see `RunDir.for_worker`)."""
+        return cls(run_dir.checkpoints, every_n_steps=every_n_steps, write_directory=run_dir.output(CHECKPOINTS_DIR))
 
     def _checkpoint_manager(self, model):
         """The manager of a checkpoint that lists the model's variables and its optimizers'.
@@ -60,7 +76,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 model_variables=list(model.variables),
                 **{f"{name}_variables": list(optimizer.variables) for name, optimizer in optimizers.items()},
             )
-            self._manager = tf.train.CheckpointManager(checkpoint, self.directory, max_to_keep=self.max_to_keep)
+            self._manager = tf.train.CheckpointManager(checkpoint, self.write_directory, max_to_keep=self.max_to_keep)
         return self._manager
 
     @property
@@ -75,9 +91,9 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         `UserError` and leaves the checkpoint files untouched.
         """
         manager = self._checkpoint_manager(model)
-        if manager.latest_checkpoint is None:
+        if self.latest is None:
             return 0
-        _restore_or_refuse(manager.checkpoint, manager.latest_checkpoint)
+        _restore_or_refuse(manager.checkpoint, self.latest)
         return int(self.step.numpy())
 
     def on_train_batch_end(self, batch, logs=None):
@@ -94,7 +110,11 @@ class TrainingCheckpoint(keras.callbacks.Callback):
 
     def save(self):
         manager = self._checkpoint_manager(self.model)
-        return manager.save(checkpoint_number=int(self.step.numpy()))
+        path = manager.save(checkpoint_number=int(self.step.numpy()))
+        if self.write_directory != self.directory:
+            shutil.rmtree(self.write_directory, ignore_errors=True)
+            self._manager = None
+        return path
 
 
 def kept_checkpoints(directory):

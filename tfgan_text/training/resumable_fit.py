@@ -1,6 +1,7 @@
-"""`model.fit` from a restored global step: the interrupted epoch first, then whole epochs."""
+"""`fit` from a restored global step: the interrupted epoch first, then whole epochs."""
 
 from tfgan_text.errors import UserError
+from tfgan_text.training.multi_worker_fit import fit
 
 
 def fit_from_step(model, pipeline, step, steps_per_epoch, epochs, checkpoint, stop, callbacks, verbose):
@@ -12,7 +13,7 @@ def fit_from_step(model, pipeline, step, steps_per_epoch, epochs, checkpoint, st
 
     Args:
         model: a compiled Keras model.
-        pipeline: callable `(start_epoch, start_batch) -> tf.data.Dataset` of training batches.
+        pipeline: callable `step -> tf.data.Dataset` of the training batches after `step` batches.
         step: int, the global step restored from the checkpoint (0 for a new run).
         steps_per_epoch: int, batches per epoch.
         epochs: int, the epoch at which training ends.
@@ -26,11 +27,11 @@ def fit_from_step(model, pipeline, step, steps_per_epoch, epochs, checkpoint, st
     """
     epoch, batch = divmod(step, steps_per_epoch)
     if batch:
-        model.fit(pipeline(epoch, batch), initial_epoch=epoch, epochs=epoch + 1,
-                  steps_per_epoch=steps_per_epoch - batch, callbacks=callbacks, verbose=verbose)
+        fit(model, pipeline(step), initial_epoch=epoch, epochs=epoch + 1,
+            steps_per_epoch=steps_per_epoch - batch, callbacks=callbacks, verbose=verbose)
         epoch += 1
     if epoch < epochs and not stop.failure:
-        model.fit(pipeline(epoch, 0), initial_epoch=epoch, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                  callbacks=callbacks, verbose=verbose)
+        fit(model, pipeline(epoch * steps_per_epoch), initial_epoch=epoch, epochs=epochs, steps_per_epoch=steps_per_epoch,
+            callbacks=callbacks, verbose=verbose)
     if stop.failure:
         raise UserError(f"{stop.failure}; the last good checkpoint is {checkpoint.latest or 'none (no step was saved)'}")

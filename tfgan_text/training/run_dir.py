@@ -11,28 +11,57 @@ RUN_DIR/
   logs/             TensorBoard
   model.keras       the trained model, written when training ends
 ```
+
+In a multi-worker run every worker reads the run directory, which they share, but only the
+chief writes it: the others write the same files to a temporary directory of their own,
+removed when the process ends, as TensorFlow's multi-worker guide prescribes (`for_worker`).
 """
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 
 from tfgan_text.errors import UserError
 from tfgan_text.file_names import CHECKPOINTS_DIR, LOGS_DIR, RUN_SETTINGS_FILE, SAMPLES_DIR
+from tfgan_text.training.strategy import is_chief, task_name
 
 
 class RunDir:
     """Paths of a run directory, and its settings file.
 
     Args:
-        path: str, the directory (created by `start`).
+        path: str, the directory read (created by `start`).
+        write_to: optional str, the directory written, when it is not `path` (a worker's
+            temporary copy of a multi-worker run: see `for_worker`).
     """
 
-    def __init__(self, path):
+    def __init__(self, path, write_to=None):
         self.path = os.path.abspath(path)
+        self.write_path = os.path.abspath(write_to or path)
+
+    @classmethod
+    def for_worker(cls, path, strategy, resume):
+        """The run directory `path` as this process of `strategy` sees it.
+
+        The chief (or the one process of a single-machine run) reads and writes `path`. Any
+        other worker writes to a temporary directory removed at exit, and reads its own
+        copies there in a new run, or the chief's files in `path` when it resumes.
+        """
+        if is_chief(strategy):
+            return cls(path)
+        scratch = tempfile.mkdtemp(prefix=f"tfgan-text-{task_name(strategy)}-")
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+        return cls(path if resume else scratch, write_to=scratch)
 
     def file(self, name):
+        """The path of the run's file `name`, to read."""
         return os.path.join(self.path, name)
+
+    def output(self, name):
+        """Where this process writes the run's file `name`."""
+        return os.path.join(self.write_path, name)
 
     @property
     def checkpoints(self):
@@ -40,11 +69,11 @@ class RunDir:
 
     @property
     def samples(self):
-        return self.file(SAMPLES_DIR)
+        return self.output(SAMPLES_DIR)
 
     @property
     def logs(self):
-        return self.file(LOGS_DIR)
+        return self.output(LOGS_DIR)
 
     def exists(self):
         return os.path.exists(self.file(RUN_SETTINGS_FILE))
@@ -55,11 +84,11 @@ class RunDir:
             raise UserError(f"{self.path} already holds a run: pass --resume to continue it, or choose another --out")
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise UserError(f"--out {self.path} is a file, not a directory")
-        os.makedirs(self.path, exist_ok=True)
+        os.makedirs(self.write_path, exist_ok=True)
         self.write_settings(settings)
 
     def write_settings(self, settings):
-        write_settings(self.path, settings)
+        write_settings(self.write_path, settings)
 
     def read_settings(self):
         if not self.exists():

@@ -13,7 +13,7 @@ import os
 import keras
 
 from tfgan_text import data
-from tfgan_text.data.pipeline import steps_per_epoch, training_pipeline
+from tfgan_text.data.pipeline import resume_position, steps_per_epoch, training_pipeline
 from tfgan_text.errors import UserError
 from tfgan_text.file_names import IMAGE_ENCODER_FILE, MODEL_FILE, RUN_SETTINGS_FILE, TEXT_ENCODER_FILE, VOCAB_FILE
 from tfgan_text.models import load_model
@@ -45,7 +45,8 @@ def train_attngan(out, resume=False, strategy="auto", callbacks=(), verbose="aut
     Returns:
         The trained `AttnGAN` (also saved as `out/model.keras`).
     """
-    run_dir = RunDir(out)
+    distribution = select_strategy(strategy)  # first: a multi-worker strategy must precede any TensorFlow op
+    run_dir = RunDir.for_worker(out, distribution, resume)
     if resume:
         config = AttnGANSettings().resumed_from(run_dir.read_settings(), settings)
     else:
@@ -60,30 +61,32 @@ def train_attngan(out, resume=False, strategy="auto", callbacks=(), verbose="aut
         run_dir.start(dataclasses.asdict(config))
     damsm_dir = config.damsm or run_dir.file(DAMSM_DIR)
     if config.damsm is None and not os.path.isfile(os.path.join(damsm_dir, TEXT_ENCODER_FILE)):
-        from tfgan_text.training.train_damsm import train_damsm
+        from tfgan_text.training.train_damsm import train_damsm_run
 
-        train_damsm(damsm_dir, resume=os.path.isfile(os.path.join(damsm_dir, RUN_SETTINGS_FILE)), strategy=strategy,
-                    verbose=verbose, preset=config.damsm_preset, data=config.data, format=config.format, seed=config.seed)
+        damsm_run, *_ = train_damsm_run(
+            damsm_dir, resume=os.path.isfile(os.path.join(damsm_dir, RUN_SETTINGS_FILE)), strategy=strategy,
+            verbose=verbose, preset=config.damsm_preset, data=config.data, format=config.format, seed=config.seed)
+        damsm_dir = damsm_run.write_path
     vocabulary = Vocabulary.load(damsm_dir)
-    vocabulary.save(run_dir.path)  # the model reads the DAMSM's token ids: export needs its vocabulary
+    vocabulary.save(run_dir.write_path)  # the model reads the DAMSM's token ids: export needs its vocabulary
     tokenizer = Tokenizer(vocabulary)
     keras.utils.set_random_seed(config.seed)
 
-    with select_strategy(strategy).scope():
+    with distribution.scope():
         model = _build_model(config, damsm_dir)
-        checkpoint = TrainingCheckpoint(run_dir.checkpoints, every_n_steps=config.checkpoint_every)
+        checkpoint = TrainingCheckpoint.in_run(run_dir, config.checkpoint_every)
         step = checkpoint.restore(model)
     stop = StopOnNonFiniteLoss()
     samples = SampleGrid(run_dir.samples, sample_captions(config.data, source, config.seed), tokenizer,
                          model.generator.noise_dim, seed=config.seed, log_dir=run_dir.logs)
     all_callbacks = [stop, checkpoint, samples, keras.callbacks.TensorBoard(run_dir.logs), *callbacks]
 
-    def pipeline(start_epoch, start_batch):
+    def pipeline(step):
         return training_pipeline(source, config.batch_size, tokenizer=tokenizer, seed=config.seed,
-                                 start_epoch=start_epoch, start_batch=start_batch)
+                                 **resume_position(source, config.batch_size, step))
 
     fit_from_step(model, pipeline, step, steps, config.epochs, checkpoint, stop, all_callbacks, verbose)
-    model.save(run_dir.file(MODEL_FILE))
+    model.save(run_dir.output(MODEL_FILE))
     return model
 
 

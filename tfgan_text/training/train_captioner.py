@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from tfgan_text import data
-from tfgan_text.data.pipeline import steps_per_epoch, training_pipeline
+from tfgan_text.data.pipeline import resume_position, steps_per_epoch, training_pipeline
 from tfgan_text.errors import UserError
 from tfgan_text.file_names import DISCRIMINATOR_FILE, MODEL_FILE, TOKENIZER_SETTINGS_FILE, VOCAB_FILE
 from tfgan_text.models import load_model
@@ -31,6 +31,7 @@ from tfgan_text.text.vocabulary import Vocabulary
 from tfgan_text.training.caption_samples import CaptionSamples
 from tfgan_text.training.captioner_settings import MODES, CaptionerSettings
 from tfgan_text.training.checkpoints import StopOnNonFiniteLoss, TrainingCheckpoint
+from tfgan_text.training.multi_worker_fit import fit
 from tfgan_text.training.resumable_fit import fit_from_step
 from tfgan_text.training.run_dir import RunDir
 from tfgan_text.training.run_settings import flag
@@ -42,8 +43,8 @@ SAMPLE_IMAGES = 16
 class _Run:
     """The run directory, settings, training data, vocabulary and tokenizer of a run."""
 
-    def __init__(self, out, resume, settings):
-        self.dir = RunDir(out)
+    def __init__(self, out, resume, settings, strategy):
+        self.dir = RunDir.for_worker(out, strategy, resume)
         if resume:
             self.config = CaptionerSettings().resumed_from(self.dir.read_settings(), settings)
         else:
@@ -59,18 +60,18 @@ class _Run:
             self.dir.start(dataclasses.asdict(config))
             if config.mode == "mle":
                 Vocabulary.build(data.all_captions(self.source), min_count=config.min_count,
-                                 max_length=config.max_length).save(self.dir.path)
+                                 max_length=config.max_length).save(self.dir.write_path)
             else:
                 for name in (VOCAB_FILE, TOKENIZER_SETTINGS_FILE):
-                    shutil.copyfile(os.path.join(config.init_from, name), self.dir.file(name))
+                    shutil.copyfile(os.path.join(config.init_from, name), self.dir.output(name))
         self.vocabulary = Vocabulary.load(self.dir.path)
         self.tokenizer = Tokenizer(self.vocabulary)
         keras.utils.set_random_seed(config.seed)
 
-    def pipeline(self, start_epoch, start_batch):
+    def pipeline(self, step):
         config = self.config
         return training_pipeline(self.source, config.batch_size, tokenizer=self.tokenizer, seed=config.seed,
-                                 start_epoch=start_epoch, start_batch=start_batch)
+                                 **resume_position(self.source, config.batch_size, step))
 
     def sample_callback(self, captioner=None):
         config = self.config
@@ -101,24 +102,25 @@ def train_captioner(out, resume=False, strategy="auto", callbacks=(), verbose="a
     Returns:
         The trained `Captioner` (also saved as `out/model.keras`).
     """
-    run = _Run(out, resume, settings)
+    distribution = select_strategy(strategy)  # first: a multi-worker strategy must precede any TensorFlow op
+    run = _Run(out, resume, settings, distribution)
     config = run.config
-    with select_strategy(strategy).scope():
+    with distribution.scope():
         if config.mode == "mle":
             model = _build_mle_model(config, len(run.vocabulary), total_steps=config.epochs * run.steps)
             captioner = lambda: model  # noqa: E731
         else:
             model = _build_adversarial_model(run, verbose)
             captioner = lambda: model.captioner  # noqa: E731
-        checkpoint = TrainingCheckpoint(run.dir.checkpoints, every_n_steps=config.checkpoint_every)
+        checkpoint = TrainingCheckpoint.in_run(run.dir, config.checkpoint_every)
         step = checkpoint.restore(model)
     stop = StopOnNonFiniteLoss()
     all_callbacks = [stop, checkpoint, run.sample_callback(captioner), keras.callbacks.TensorBoard(run.dir.logs),
                      *callbacks]
     fit_from_step(model, run.pipeline, step, run.steps, config.epochs, checkpoint, stop, all_callbacks, verbose)
     if config.mode != "mle":
-        model.discriminator.save(run.dir.file(DISCRIMINATOR_FILE))
-    captioner().save(run.dir.file(MODEL_FILE))
+        model.discriminator.save(run.dir.output(DISCRIMINATOR_FILE))
+    captioner().save(run.dir.output(MODEL_FILE))
     return captioner()
 
 
@@ -216,7 +218,7 @@ def _pretrained_discriminator(run, captioner, verbose):
     if config.d_pretrain_epochs:
         pretraining = _adversarial_model(config, captioner, discriminator, discriminator_only=True)
         pretraining.compile(d_optimizer=keras.optimizers.Adam(config.d_learning_rate))
-        pretraining.fit(run.pipeline(0, 0), epochs=config.d_pretrain_epochs, steps_per_epoch=run.steps,
-                        verbose=verbose)
-    discriminator.save(run.dir.file(DISCRIMINATOR_FILE))
+        fit(pretraining, run.pipeline(0), epochs=config.d_pretrain_epochs, steps_per_epoch=run.steps,
+            verbose=verbose)
+    discriminator.save(run.dir.output(DISCRIMINATOR_FILE))
     return discriminator

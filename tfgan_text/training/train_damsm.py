@@ -24,7 +24,7 @@ import keras
 import tensorflow as tf
 
 from tfgan_text import data
-from tfgan_text.data.pipeline import steps_per_epoch, training_pipeline
+from tfgan_text.data.pipeline import resume_position, steps_per_epoch, training_pipeline
 from tfgan_text.errors import UserError
 from tfgan_text.file_names import DAMSM_REPORT_FILE, IMAGE_ENCODER_FILE, TEXT_ENCODER_FILE
 from tfgan_text.metrics.damsm_validation import damsm_validation
@@ -46,8 +46,8 @@ VALIDATION_IMAGES = 1000
 class _Run:
     """The run directory, settings, training data, vocabulary and tokenizer of a DAMSM run."""
 
-    def __init__(self, out, resume, settings):
-        self.dir = RunDir(out)
+    def __init__(self, out, resume, settings, strategy):
+        self.dir = RunDir.for_worker(out, strategy, resume)
         if resume:
             self.config = DAMSMSettings().resumed_from(self.dir.read_settings(), settings)
         else:
@@ -69,13 +69,13 @@ class _Run:
     def start(self):
         """Writes the settings and vocabulary of a new run (once its encoders are built)."""
         self.dir.start(dataclasses.asdict(self.config))
-        self.vocabulary.save(self.dir.path)
+        self.vocabulary.save(self.dir.write_path)
 
-    def pipeline(self, start_epoch, start_batch):
+    def pipeline(self, step):
         config = self.config
         batches = training_pipeline(self.source, config.batch_size, tokenizer=self.tokenizer,
                                     random_crop=config.random_crop, flip=config.flip, seed=config.seed,
-                                    start_epoch=start_epoch, start_batch=start_batch)
+                                    **resume_position(self.source, config.batch_size, step))
         return batches.map(lambda batch: {key: batch[key] for key in ("image", "token_ids", "content_key")})
 
 
@@ -99,9 +99,17 @@ def train_damsm(out, resume=False, strategy="auto", verbose="auto", callbacks=()
         >>> text_encoder, image_encoder, report = train_damsm("runs/damsm", preset="shapes")
         >>> report["r_precision"]["mean"]
     """
-    run = _Run(out, resume, settings)
+    _, text_encoder, image_encoder, report = train_damsm_run(out, resume, strategy, verbose, callbacks, **settings)
+    return text_encoder, image_encoder, report
+
+
+def train_damsm_run(out, resume=False, strategy="auto", verbose="auto", callbacks=(), **settings):
+    """`train_damsm`, returning also the `RunDir` this process wrote the run to (a worker's
+    temporary copy in a multi-worker run, see `RunDir.for_worker`) first."""
+    distribution = select_strategy(strategy)  # first: a multi-worker strategy must precede any TensorFlow op
+    run = _Run(out, resume, settings, distribution)
     config = run.config
-    with select_strategy(strategy).scope():
+    with distribution.scope():
         text_encoder = WordRNNEncoder(len(run.vocabulary), embedding_dim=config.text_embedding_dim,
                                       hidden_dim=config.text_hidden_dim, rnn_type=config.rnn_type)
         text_encoder(run.tokenizer(tf.constant(["a"])))  # build
@@ -112,16 +120,16 @@ def train_damsm(out, resume=False, strategy="auto", verbose="auto", callbacks=()
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1))
         if not resume:
             run.start()
-        checkpoint = TrainingCheckpoint(run.dir.checkpoints, every_n_steps=config.checkpoint_every)
+        checkpoint = TrainingCheckpoint.in_run(run.dir, config.checkpoint_every)
         step = checkpoint.restore(model)
     stop = StopOnNonFiniteLoss()
     all_callbacks = [stop, checkpoint, keras.callbacks.TensorBoard(run.dir.logs), *callbacks]
     fit_from_step(model, run.pipeline, step, run.steps, config.epochs, checkpoint, stop, all_callbacks, verbose)
-    text_encoder.save(run.dir.file(TEXT_ENCODER_FILE))
-    image_encoder.save(run.dir.file(IMAGE_ENCODER_FILE))
+    text_encoder.save(run.dir.output(TEXT_ENCODER_FILE))
+    image_encoder.save(run.dir.output(IMAGE_ENCODER_FILE))
     report = _validation_report(run, text_encoder, image_encoder)
-    write_atomically(run.dir.file(DAMSM_REPORT_FILE), json.dumps(report, indent=2).encode())
-    return text_encoder, image_encoder, report
+    write_atomically(run.dir.output(DAMSM_REPORT_FILE), json.dumps(report, indent=2).encode())
+    return run.dir, text_encoder, image_encoder, report
 
 
 def _image_encoder(config):

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from tfgan_text import data
 from tfgan_text.data import shapes
-from tfgan_text.data.pipeline import steps_per_epoch, training_pipeline
+from tfgan_text.data.pipeline import resume_position, steps_per_epoch, training_pipeline
 from tfgan_text.errors import UserError
 from tfgan_text.models import load_model
 from tfgan_text.file_names import IMAGE_ENCODER_FILE, MODEL_FILE, TEXT_ENCODER_FILE
@@ -29,6 +29,7 @@ from tfgan_text.text.tokenizer import Tokenizer
 from tfgan_text.text.vocabulary import Vocabulary
 from tfgan_text.training.checkpoints import StopOnNonFiniteLoss, TrainingCheckpoint
 from tfgan_text.training.dcgan_settings import STAGE_ONE_IMAGE_ENCODER_FILTERS, DCGANSettings
+from tfgan_text.training.multi_worker_fit import fit
 from tfgan_text.training.resumable_fit import fit_from_step
 from tfgan_text.training.run_dir import RunDir
 from tfgan_text.training.sample_grid import SampleGrid, sample_captions
@@ -37,8 +38,8 @@ from tfgan_text.training.strategy import select_strategy
 class _Run:
     """What both stages need: the run directory, settings, training data and tokenizer."""
 
-    def __init__(self, out, resume, settings):
-        self.dir = RunDir(out)
+    def __init__(self, out, resume, settings, strategy):
+        self.dir = RunDir.for_worker(out, strategy, resume)
         if resume:
             self.config = DCGANSettings().resumed_from(self.dir.read_settings(), settings)
         else:
@@ -51,19 +52,19 @@ class _Run:
         if not resume:
             vocabulary = Vocabulary.build(data.all_captions(self.source), min_count=config.min_count, max_length=config.max_length)
             self.dir.start(dataclasses.asdict(config))
-            vocabulary.save(self.dir.path)
+            vocabulary.save(self.dir.write_path)
         self.vocabulary = Vocabulary.load(self.dir.path)
         self.tokenize = char_ids if config.text_encoder == "char_cnn_rnn" else Tokenizer(self.vocabulary)
         keras.utils.set_random_seed(config.seed)
 
-    def pipeline(self, start_epoch, start_batch):
+    def pipeline(self, step):
         config = self.config
         shape_words = _word_ids(self, shapes.ATTRIBUTE_NAMES["shape"]) if config.counterfactual_wrong_rate > 0 else []
         return training_pipeline(
             self.source, config.batch_size, tokenizer=self.tokenize, captions_per_image=config.captions_per_image,
-            random_crop=config.random_crop, flip=config.flip, seed=config.seed, start_epoch=start_epoch,
-            start_batch=start_batch,
-            counterfactual_words=shape_words or None, counterfactual_rate=config.counterfactual_wrong_rate,
+            random_crop=config.random_crop, flip=config.flip, seed=config.seed,
+            **resume_position(self.source, config.batch_size, step), counterfactual_words=shape_words or None,
+            counterfactual_rate=config.counterfactual_wrong_rate,
         )
 
 
@@ -75,8 +76,9 @@ def train_text_encoder(out, resume=False, strategy="auto", verbose="auto", **set
     `train_dcgan(out, resume=True)` then goes on with the GAN. Returns `(text_encoder, {"recall_at_1": ..., "recall_at_5": ...})` on the `val` split
     (the first 1,000 images), or an empty dict where the dataset has no `val` split.
     """
-    run = _Run(out, resume, settings)
-    with select_strategy(strategy).scope():
+    distribution = select_strategy(strategy)  # first: a multi-worker strategy must precede any TensorFlow op
+    run = _Run(out, resume, settings, distribution)
+    with distribution.scope():
         text_encoder, image_encoder = _pretrain_text_encoder(run, verbose)
     return text_encoder, _validation_recall(run, text_encoder, image_encoder)
 
@@ -95,9 +97,10 @@ def train_dcgan(out, resume=False, strategy="auto", callbacks=(), verbose="auto"
     Returns:
         The trained `TextConditionalDCGAN` (also saved as `out/model.keras`).
     """
-    run = _Run(out, resume, settings)
+    distribution = select_strategy(strategy)  # first: a multi-worker strategy must precede any TensorFlow op
+    run = _Run(out, resume, settings, distribution)
     config = run.config
-    with select_strategy(strategy).scope():
+    with distribution.scope():
         if os.path.exists(run.dir.file(TEXT_ENCODER_FILE)):
             text_encoder = load_model(run.dir.file(TEXT_ENCODER_FILE))
             image_encoder = _saved_image_encoder(run) if _needs_image_encoder(config) else None
@@ -106,7 +109,7 @@ def train_dcgan(out, resume=False, strategy="auto", callbacks=(), verbose="auto"
         swap_groups = _swap_groups(run, config.matching_shape_negatives, config.matching_color_negatives,
                                    config.matching_position_negatives)
         model = _build_model(config, text_encoder, image_encoder, swap_groups, run.steps)
-        checkpoint = TrainingCheckpoint(run.dir.checkpoints, every_n_steps=config.checkpoint_every)
+        checkpoint = TrainingCheckpoint.in_run(run.dir, config.checkpoint_every)
         step = checkpoint.restore(model)
     stop = StopOnNonFiniteLoss()
     samples = SampleGrid(run.dir.samples, sample_captions(config.data, run.source, config.seed), run.tokenize, config.noise_dim,
@@ -114,7 +117,7 @@ def train_dcgan(out, resume=False, strategy="auto", callbacks=(), verbose="auto"
     all_callbacks = [stop, checkpoint, samples, keras.callbacks.TensorBoard(run.dir.logs), *callbacks]
 
     fit_from_step(model, run.pipeline, step, run.steps, config.epochs, checkpoint, stop, all_callbacks, verbose)
-    model.save(run.dir.file(MODEL_FILE))
+    model.save(run.dir.output(MODEL_FILE))
     return model
 
 
@@ -141,12 +144,12 @@ def _pretrain_text_encoder(run, verbose):
     )
     joint.compile(optimizer=keras.optimizers.Adam(1e-3))
     key = text_encoder.input_key
-    batches = run.pipeline(0, 0).map(
+    batches = run.pipeline(0).map(
         lambda batch: {"image": batch["image"], key: batch["token_ids"], "content_key": batch["content_key"]}
     )
-    joint.fit(batches, epochs=config.text_encoder_epochs, steps_per_epoch=run.steps, verbose=verbose)
-    text_encoder.save(run.dir.file(TEXT_ENCODER_FILE))
-    image_encoder.save(run.dir.file(IMAGE_ENCODER_FILE))
+    fit(joint, batches, epochs=config.text_encoder_epochs, steps_per_epoch=run.steps, verbose=verbose)
+    text_encoder.save(run.dir.output(TEXT_ENCODER_FILE))
+    image_encoder.save(run.dir.output(IMAGE_ENCODER_FILE))
     return text_encoder, image_encoder
 
 
