@@ -145,17 +145,17 @@ class PresetsTest(TestCase):
                          ("char_cnn_rnn", 600, 100))
 
     def test_shapes_demo_is_the_recipe_the_shipped_demo_records(self):
-        recorded = _shipped_run_settings("dcgan_shapes")
+        recorded = DCGANSettings.saved(_shipped_run_settings("dcgan_shapes"))
         expected = dataclasses.asdict(DCGANSettings.from_given({"preset": "shapes-demo"}))
         self.assertEqual(recorded, json.loads(json.dumps(expected)))
 
     def test_attngan_shapes_is_the_recipe_the_shipped_attngan_records(self):
-        recorded = _shipped_run_settings("attngan_shapes")
+        recorded = AttnGANSettings.saved(_shipped_run_settings("attngan_shapes"))
         expected = dataclasses.asdict(AttnGANSettings.from_given({"preset": "attngan-shapes"}))
         self.assertEqual(recorded, json.loads(json.dumps(expected)))
 
     def test_the_fashion_mnist_models_record_their_presets(self):
-        recorded = _shipped_run_settings("dcgan_fashion_mnist")
+        recorded = DCGANSettings.saved(_shipped_run_settings("dcgan_fashion_mnist"))
         expected = dataclasses.asdict(DCGANSettings.from_given({"preset": "fashion-mnist"}))
         self.assertEqual(recorded, json.loads(json.dumps(expected)))
         recorded = _shipped_run_settings("captioner_fashion_mnist")

@@ -1,9 +1,10 @@
 """GAN losses as plain functions of tensors (TF-GAN's `losses_impl` is the model).
 
 Every function takes discriminator logits (not probabilities) of shape `[B]`, `[B, 1]` or
-`[B, ...]` (a patch discriminator) and returns the *per-example* loss, a float tensor of shape
-`[B]` (the mean over any non-batch axes). Average it over the batch yourself:
-`keras.ops.mean(loss)` on one device, or `tf.nn.compute_average_loss(loss,
+`[B, ...]` (a patch discriminator) and returns the *per-example* loss, a float32 tensor of
+shape `[B]` (the mean over any non-batch axes), whatever the dtype of its inputs: the bfloat16
+or float16 logits of a mixed-precision model are cast to float32 first. Average it over the
+batch yourself: `keras.ops.mean(loss)` on one device, or `tf.nn.compute_average_loss(loss,
 global_batch_size=...)` inside a `tf.distribute` replica context, as
 `TextConditionalDCGAN.train_step` does.
 
@@ -21,9 +22,13 @@ from keras import ops
 from tfgan_text.errors import UserError
 
 
+def _float32(values):
+    return ops.cast(values, "float32")
+
+
 def _per_example(values):
-    """Mean over every axis but the first: `[B, ...]` -> `[B]`."""
-    values = ops.convert_to_tensor(values)
+    """Mean over every axis but the first, in float32: `[B, ...]` -> `[B]`."""
+    values = _float32(values)
     if len(values.shape) == 1:
         return values
     return ops.mean(ops.reshape(values, (ops.shape(values)[0], -1)), axis=1)
@@ -36,7 +41,7 @@ def _check_label_smoothing(label_smoothing):
 
 def sigmoid_cross_entropy(logits, target):
     """Per-example binary cross-entropy of `logits` against a constant `target` in [0, 1]."""
-    logits = ops.convert_to_tensor(logits)
+    logits = _float32(logits)
     targets = ops.full_like(logits, target)
     return _per_example(ops.binary_crossentropy(targets, logits, from_logits=True))
 
@@ -102,9 +107,9 @@ def hinge_discriminator_loss(real_logits, wrong_logits, fake_logits, wrong_weigh
         float tensor `[B]`.
     """
     return (
-        _per_example(ops.relu(1.0 - ops.convert_to_tensor(real_logits)))
-        + wrong_weight * _per_example(ops.relu(1.0 + ops.convert_to_tensor(wrong_logits)))
-        + fake_weight * _per_example(ops.relu(1.0 + ops.convert_to_tensor(fake_logits)))
+        _per_example(ops.relu(1.0 - _float32(real_logits)))
+        + wrong_weight * _per_example(ops.relu(1.0 + _float32(wrong_logits)))
+        + fake_weight * _per_example(ops.relu(1.0 + _float32(fake_logits)))
     )
 
 
@@ -117,7 +122,7 @@ def hinge_generator_loss(fake_logits):
     Returns:
         float tensor `[B]`.
     """
-    return _per_example(-ops.convert_to_tensor(fake_logits))
+    return _per_example(-_float32(fake_logits))
 
 
 def paired_l1_loss(generated, target):

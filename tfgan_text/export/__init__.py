@@ -2,9 +2,10 @@
 
 `export_run` is the work behind `tfgan-text export RUN_DIR --name NAME [--onnx]`. A model's
 `task` chooses its exporter, a module of this package of the same name:
-`text_to_image` (`TextConditionalDCGAN`) or `image_to_text` (`Captioner`). Every export
-records the run's settings (`run.json`) in the SavedModel's `assets.extra/` and beside the
-ONNX graph.
+`text_to_image` (`TextConditionalDCGAN`) or `image_to_text` (`Captioner`). A model trained in
+mixed precision is exported in float32: its signatures and ONNX graph are those of a float32
+run. Every export records the run's settings (`run.json`) in the SavedModel's `assets.extra/`
+and beside the ONNX graph.
 """
 
 import contextlib
@@ -40,9 +41,11 @@ def export_run(run_dir, name, to="saved_models", version=None, onnx=False, beam_
     from tfgan_text.export.versions import write_version
     from tfgan_text.models import load_model
     from tfgan_text.text.vocabulary import Vocabulary
+    from tfgan_text.training.precision import dtype_policy
     from tfgan_text.training.run_dir import RunDir, write_settings
 
-    model = load_model(os.path.join(run_dir, MODEL_FILE))
+    with dtype_policy("off"):  # a model trained in mixed precision exports in float32
+        model = load_model(os.path.join(run_dir, MODEL_FILE))
     vocabulary = Vocabulary.load(run_dir)  # a clear error now rather than deep inside the export
     run = RunDir(run_dir)
     run_settings = run.read_settings() if run.exists() else None  # a shipped model directory has none

@@ -25,15 +25,20 @@ MODEL_MODULES = (
 
 
 def load_model(path):
-    """Loads a `.keras` file of any of the package's models (their classes registered first)."""
+    """Loads a `.keras` file of any of the package's models (their classes registered first),
+    computing in the global dtype policy whatever policy it was saved in
+    (`mixed_precision.in_global_policy`): float32 outside a mixed-precision run."""
     for module in MODEL_MODULES:
         importlib.import_module(f"tfgan_text.models.{module}")
     import keras
 
+    from tfgan_text.models.mixed_precision import in_global_policy
+
     if not os.path.isfile(path):
         raise UserError(f"no model file {path}")
     try:
-        return keras.saving.load_model(path, compile=False)
+        model = keras.saving.load_model(path, compile=False)
     except (OSError, ValueError, TypeError, KeyError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"{path} is not a readable model of this package: {first_line}") from None
+    return in_global_policy(model)

@@ -129,7 +129,8 @@ class BackboneImageEncoder(keras.Model):
         if x.shape[1] != self.input_size or x.shape[2] != self.input_size:
             x = ops.image.resize(x, (self.input_size, self.input_size), interpolation="bilinear")
         regions, last = self.network(self.preprocess_input((x + 1.0) * 127.5), training=False)
-        return {"regions": self.region_projection(regions), "global": self.global_projection(self.pool(last))}
+        outputs = {"regions": self.region_projection(regions), "global": self.global_projection(self.pool(last))}
+        return {name: ops.cast(value, "float32") for name, value in outputs.items()}  # also under mixed precision
 
     def get_config(self):
         config = super().get_config()

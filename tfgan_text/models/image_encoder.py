@@ -94,7 +94,8 @@ class ImageEncoder(keras.Model):
     def call(self, images, training=False):
         maps = self.feature_maps(images, training=training)
         outputs = {"regions": self.region_projection(self._with_coordinates(maps[-2]))} if self.regions else {}
-        return {**outputs, "global": self.global_projection(self.pool(maps[-1]))}
+        outputs["global"] = self.global_projection(self.pool(maps[-1]))
+        return {name: ops.cast(value, "float32") for name, value in outputs.items()}  # also under mixed precision
 
     def feature_maps(self, images, training=False):
         """The output map of every block, from the first (finest) to the last `[B, 4, 4, C]`

@@ -197,7 +197,7 @@ class JointEmbedding(keras.Model):
         with tf.GradientTape() as tape:
             embeddings = self(data, training=True)
             per_example = self._loss(data, embeddings, labels, training=True)
-            loss = tf.nn.compute_average_loss(per_example)
+            loss = self.optimizer.scale_loss(tf.nn.compute_average_loss(per_example))
         gradients = tape.gradient(loss, self.trainable_variables)
         # Without the word loss, region features take no part in the loss: their gradient is
         # zero rather than missing, which Keras would warn about at every step.

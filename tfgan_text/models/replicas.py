@@ -38,4 +38,8 @@ def replica_normal(seed_generator, local_size, dim):
 def gather_replicas(values):
     """All replicas' `values` concatenated along the batch axis, replica 0 first."""
     context = tf.distribute.get_replica_context()
-    return values if context is None else context.all_gather(values, axis=0)
+    if context is None:
+        return values
+    # A fresh op, placed on this replica's device: the output of a `tf.cond` has no device,
+    # and `MultiWorkerMirroredStrategy` cannot gather a tensor without one.
+    return context.all_gather(tf.identity(values), axis=0)

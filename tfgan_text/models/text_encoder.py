@@ -1,9 +1,10 @@
 """Text encoders: AttnGAN's word-level bi-RNN and Reed's char-CNN-RNN, with their char ids.
 
 Both encoders map a batch of ids to `{"words": [B, T', E], "sentence": [B, E], "mask": [B, T']}`:
-per-step features (for word attention), one caption embedding, and which steps are real
-(padding steps have zero features). An empty caption embeds to the zero vector.
-Each encoder names the batch key it reads in `input_key` (`"token_ids"` or `"char_ids"`).
+per-step features (for word attention), one caption embedding (both float32, also under mixed
+precision), and which steps are real (padding steps have zero features). An empty caption
+embeds to the zero vector. Each encoder names the batch key it reads in `input_key`
+(`"token_ids"` or `"char_ids"`).
 """
 
 import keras
@@ -80,6 +81,12 @@ def _rnn_mask(mask):
     first_step = ops.arange(ops.shape(mask)[1]) == 0
     empty = ops.logical_not(ops.any(mask, axis=1, keepdims=True))
     return ops.logical_or(mask, ops.logical_and(empty, first_step[None, :]))
+
+
+def _outputs(words, sentence, mask):
+    """An encoder's outputs, the features in float32 whatever the layers compute in (mixed
+    precision): they enter losses, other networks and exports."""
+    return {"words": ops.cast(words, "float32"), "sentence": ops.cast(sentence, "float32"), "mask": mask}
 
 
 def _check_rnn_type(rnn_type, allowed):
@@ -166,7 +173,7 @@ class WordRNNEncoder(keras.Model):
         has_words = ops.cast(ops.any(mask, axis=1, keepdims=True), outputs.dtype)
         words = outputs * ops.cast(mask, outputs.dtype)[..., None]
         sentence = ops.concatenate([forward_h, backward_h], axis=-1) * has_words
-        return {"words": words, "sentence": sentence, "mask": mask}
+        return _outputs(words, sentence, mask)
 
     def get_config(self):
         config = super().get_config()
@@ -258,7 +265,7 @@ class CharCNNRNNEncoder(keras.Model):
         has_chars = ops.cast(ops.any(mask, axis=1, keepdims=True), words.dtype)
         mean = _masked_mean(hidden, mask)
         sentence = self.projection(self.projection_dropout(mean, training=training)) * has_chars
-        return {"words": words, "sentence": sentence, "mask": mask}
+        return _outputs(words, sentence, mask)
 
     def get_config(self):
         config = super().get_config()

@@ -74,12 +74,16 @@ class CaptionerSettings(RunSettings):
                  "min_count", "dropout")
 
     def __post_init__(self):
+        super().__post_init__()
         self.encoder_filters = tuple(self.encoder_filters)
 
     def check(self):
         self.check_positive(("image_size", "embedding_dim", "hidden_dim", "max_length", "min_count", "epochs",
                              "batch_size", "checkpoint_every", "d_steps", "rollouts"))
         self.check_choices()
+        if self.mode == "seqgan" and self.jit_compile:
+            raise UserError("--jit-compile cannot compile SeqGAN's rollouts (their batch shrinks as captions end); "
+                            "leave it off, or use --mode gumbel")
         if self.steps_per_epoch is not None:
             self.check_positive(("steps_per_epoch",))
         if len(self.encoder_filters) < 2 or any(not isinstance(f, int) or f <= 0 for f in self.encoder_filters):

@@ -41,12 +41,18 @@ def _multi_worker_fit(model, dataset, epochs, steps_per_epoch, initial_epoch, ca
     strategy = model.distribute_strategy
     verbose = 1 if verbose == "auto" else verbose
     batches = iter(strategy.experimental_distribute_dataset(dataset))
-    train_step = tf.function(model.train_step, jit_compile=bool(model.jit_compile))
+    # As in `Model.fit`: only an XLA step is a function of its own (a nested `tf.function`
+    # cannot hold the cross-replica updates of, e.g., batch norm's moving averages).
+    train_step = tf.function(model.train_step, jit_compile=True) if model.jit_compile else model.train_step
+
+    def replica_step(batch):
+        logs = train_step(batch)
+        return tf.distribute.get_replica_context().all_reduce("mean", logs)
 
     @tf.function
     def one_step(iterator):
-        logs = strategy.run(train_step, args=(next(iterator),))
-        return {name: strategy.reduce("MEAN", value, axis=None) for name, value in logs.items()}
+        logs = strategy.run(replica_step, args=(next(iterator),))
+        return {name: strategy.experimental_local_results(value)[0] for name, value in logs.items()}
 
     callback_list = keras.callbacks.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
                                                  verbose=verbose, epochs=epochs, steps=steps_per_epoch, model=model)

@@ -14,6 +14,10 @@ from tfgan_text import presets
 from tfgan_text.errors import UserError
 
 
+# Keras dtype policies of `--mixed-precision` (`off`: float32); see `tfgan_text.training.precision`.
+PRECISIONS = ("off", "mixed_float16", "mixed_bfloat16")
+
+
 def flag(name):
     """The command-line spelling of a settings field: `batch_size` -> `batch-size`."""
     return name.replace("_", "-")
@@ -38,13 +42,26 @@ class RunSettings:
     """
 
     preset: str | None = setting(None, "a named recipe (see the choices); flags given with it override its values")
+    mixed_precision: str = setting("off", "compute in 16 bits, keep float32 weights, outputs and losses (GPUs; "
+                                   "mixed_float16 scales the loss)", choices=PRECISIONS)
+    jit_compile: bool = setting(False, "compile each training step with XLA")
 
     VERB = None
+    # A checkpoint holds the optimizer state of its precision (float16's loss scale).
+    RESUMED_AS_SAVED = ("mixed_precision",)
     ARCHITECTURE = ()
     DATASET = ()
     # Fields added after runs had been saved without them, with the value those runs were
     # trained with (which is not always today's default).
     FORMER_VALUES = {}
+    # The same for the fields every verb has: earlier runs trained in float32, without XLA.
+    SHARED_FORMER_VALUES = {"mixed_precision": "off", "jit_compile": False}
+
+    def __post_init__(self):
+        if self.mixed_precision not in PRECISIONS:
+            raise UserError(f"mixed-precision must be one of {', '.join(PRECISIONS)}, got {self.mixed_precision!r}")
+        if not isinstance(self.jit_compile, bool):
+            raise UserError(f"jit-compile must be true or false, got {self.jit_compile!r}")
 
     @classmethod
     def with_preset(cls, given):
@@ -59,7 +76,7 @@ class RunSettings:
     @classmethod
     def saved(cls, settings):
         """A run's saved `run.json` settings, completed with `FORMER_VALUES` for fields it predates."""
-        return {**cls.FORMER_VALUES, "preset": None, **settings}
+        return {**RunSettings.SHARED_FORMER_VALUES, **cls.FORMER_VALUES, "preset": None, **settings}
 
     @classmethod
     def field_choices(cls, field):
@@ -105,7 +122,8 @@ class RunSettings:
         another preset: the run's checkpoints and vocabulary belong to what it was started with.
         """
         saved = self.saved(saved)
-        reasons = {**{name: "a checkpoint of another architecture cannot be resumed" for name in self.ARCHITECTURE},
+        reasons = {**{name: "a checkpoint of another architecture cannot be resumed"
+                      for name in (*self.ARCHITECTURE, *self.RESUMED_AS_SAVED)},
                    **{name: "a run goes on with the data and vocabulary it was started on" for name in self.DATASET},
                    "preset": "a run keeps the preset it was started from (give other values as flags)"}
         for name, reason in reasons.items():

@@ -22,6 +22,7 @@ from tfgan_text.text.tokenizer import Tokenizer
 from tfgan_text.text.vocabulary import Vocabulary
 from tfgan_text.training.attngan_settings import AttnGANSettings
 from tfgan_text.training.checkpoints import StopOnNonFiniteLoss, TrainingCheckpoint
+from tfgan_text.training.precision import dtype_policy
 from tfgan_text.training.resumable_fit import fit_from_step
 from tfgan_text.training.run_dir import RunDir
 from tfgan_text.training.sample_grid import SampleGrid, sample_captions
@@ -65,28 +66,30 @@ def train_attngan(out, resume=False, strategy="auto", callbacks=(), verbose="aut
 
         damsm_run, *_ = train_damsm_run(
             damsm_dir, resume=os.path.isfile(os.path.join(damsm_dir, RUN_SETTINGS_FILE)), strategy=strategy,
-            verbose=verbose, preset=config.damsm_preset, data=config.data, format=config.format, seed=config.seed)
+            verbose=verbose, preset=config.damsm_preset, data=config.data, format=config.format, seed=config.seed,
+            mixed_precision=config.mixed_precision, jit_compile=config.jit_compile)
         damsm_dir = damsm_run.write_path
     vocabulary = Vocabulary.load(damsm_dir)
     vocabulary.save(run_dir.write_path)  # the model reads the DAMSM's token ids: export needs its vocabulary
     tokenizer = Tokenizer(vocabulary)
     keras.utils.set_random_seed(config.seed)
 
-    with distribution.scope():
-        model = _build_model(config, damsm_dir)
-        checkpoint = TrainingCheckpoint.in_run(run_dir, config.checkpoint_every)
-        step = checkpoint.restore(model)
-    stop = StopOnNonFiniteLoss()
-    samples = SampleGrid(run_dir.samples, sample_captions(config.data, source, config.seed), tokenizer,
-                         model.generator.noise_dim, seed=config.seed, log_dir=run_dir.logs)
-    all_callbacks = [stop, checkpoint, samples, keras.callbacks.TensorBoard(run_dir.logs), *callbacks]
+    with dtype_policy(config.mixed_precision):
+        with distribution.scope():
+            model = _build_model(config, damsm_dir)
+            checkpoint = TrainingCheckpoint.in_run(run_dir, config.checkpoint_every)
+            step = checkpoint.restore(model)
+        stop = StopOnNonFiniteLoss()
+        samples = SampleGrid(run_dir.samples, sample_captions(config.data, source, config.seed), tokenizer,
+                             model.generator.noise_dim, seed=config.seed, log_dir=run_dir.logs)
+        all_callbacks = [stop, checkpoint, samples, keras.callbacks.TensorBoard(run_dir.logs), *callbacks]
 
-    def pipeline(step):
-        return training_pipeline(source, config.batch_size, tokenizer=tokenizer, seed=config.seed,
-                                 **resume_position(source, config.batch_size, step))
+        def pipeline(step):
+            return training_pipeline(source, config.batch_size, tokenizer=tokenizer, seed=config.seed,
+                                     **resume_position(source, config.batch_size, step))
 
-    fit_from_step(model, pipeline, step, steps, config.epochs, checkpoint, stop, all_callbacks, verbose)
-    model.save(run_dir.output(MODEL_FILE))
+        fit_from_step(model, pipeline, step, steps, config.epochs, checkpoint, stop, all_callbacks, verbose)
+        model.save(run_dir.output(MODEL_FILE))
     return model
 
 
@@ -116,5 +119,6 @@ def _build_model(config, damsm_dir):
     model.compile(
         d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
         g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
+        jit_compile=config.jit_compile,
     )
     return model

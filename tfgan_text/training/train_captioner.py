@@ -32,6 +32,7 @@ from tfgan_text.training.caption_samples import CaptionSamples
 from tfgan_text.training.captioner_settings import MODES, CaptionerSettings
 from tfgan_text.training.checkpoints import StopOnNonFiniteLoss, TrainingCheckpoint
 from tfgan_text.training.multi_worker_fit import fit
+from tfgan_text.training.precision import dtype_policy
 from tfgan_text.training.resumable_fit import fit_from_step
 from tfgan_text.training.run_dir import RunDir
 from tfgan_text.training.run_settings import flag
@@ -105,22 +106,23 @@ def train_captioner(out, resume=False, strategy="auto", callbacks=(), verbose="a
     distribution = select_strategy(strategy)  # first: a multi-worker strategy must precede any TensorFlow op
     run = _Run(out, resume, settings, distribution)
     config = run.config
-    with distribution.scope():
-        if config.mode == "mle":
-            model = _build_mle_model(config, len(run.vocabulary), total_steps=config.epochs * run.steps)
-            captioner = lambda: model  # noqa: E731
-        else:
-            model = _build_adversarial_model(run, verbose)
-            captioner = lambda: model.captioner  # noqa: E731
-        checkpoint = TrainingCheckpoint.in_run(run.dir, config.checkpoint_every)
-        step = checkpoint.restore(model)
-    stop = StopOnNonFiniteLoss()
-    all_callbacks = [stop, checkpoint, run.sample_callback(captioner), keras.callbacks.TensorBoard(run.dir.logs),
-                     *callbacks]
-    fit_from_step(model, run.pipeline, step, run.steps, config.epochs, checkpoint, stop, all_callbacks, verbose)
-    if config.mode != "mle":
-        model.discriminator.save(run.dir.output(DISCRIMINATOR_FILE))
-    captioner().save(run.dir.output(MODEL_FILE))
+    with dtype_policy(config.mixed_precision):
+        with distribution.scope():
+            if config.mode == "mle":
+                model = _build_mle_model(config, len(run.vocabulary), total_steps=config.epochs * run.steps)
+                captioner = lambda: model  # noqa: E731
+            else:
+                model = _build_adversarial_model(run, verbose)
+                captioner = lambda: model.captioner  # noqa: E731
+            checkpoint = TrainingCheckpoint.in_run(run.dir, config.checkpoint_every)
+            step = checkpoint.restore(model)
+        stop = StopOnNonFiniteLoss()
+        all_callbacks = [stop, checkpoint, run.sample_callback(captioner), keras.callbacks.TensorBoard(run.dir.logs),
+                         *callbacks]
+        fit_from_step(model, run.pipeline, step, run.steps, config.epochs, checkpoint, stop, all_callbacks, verbose)
+        if config.mode != "mle":
+            model.discriminator.save(run.dir.output(DISCRIMINATOR_FILE))
+        captioner().save(run.dir.output(MODEL_FILE))
     return captioner()
 
 
@@ -171,7 +173,7 @@ def _build_mle_model(config, vocabulary_size, total_steps):
     rate = config.generator_learning_rate
     if config.learning_rate_decay == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=total_steps, alpha=0.05)
-    captioner.compile(optimizer=keras.optimizers.Adam(rate))
+    captioner.compile(optimizer=keras.optimizers.Adam(rate), jit_compile=config.jit_compile)
     return captioner
 
 
@@ -197,7 +199,7 @@ def _build_adversarial_model(run, verbose):
         discriminator = _pretrained_discriminator(run, captioner, verbose)
     model = _adversarial_model(config, captioner, discriminator)
     model.compile(g_optimizer=keras.optimizers.Adam(config.generator_learning_rate),
-                  d_optimizer=keras.optimizers.Adam(config.d_learning_rate))
+                  d_optimizer=keras.optimizers.Adam(config.d_learning_rate), jit_compile=config.jit_compile)
     return model
 
 
@@ -217,7 +219,7 @@ def _pretrained_discriminator(run, captioner, verbose):
         mine.set_weights(trained.get_weights())
     if config.d_pretrain_epochs:
         pretraining = _adversarial_model(config, captioner, discriminator, discriminator_only=True)
-        pretraining.compile(d_optimizer=keras.optimizers.Adam(config.d_learning_rate))
+        pretraining.compile(d_optimizer=keras.optimizers.Adam(config.d_learning_rate), jit_compile=config.jit_compile)
         fit(pretraining, run.pipeline(0), epochs=config.d_pretrain_epochs, steps_per_epoch=run.steps,
             verbose=verbose)
     discriminator.save(run.dir.output(DISCRIMINATOR_FILE))

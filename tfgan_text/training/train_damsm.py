@@ -37,6 +37,7 @@ from tfgan_text.text.vocabulary import Vocabulary
 from tfgan_text.training.checkpoints import StopOnNonFiniteLoss, TrainingCheckpoint
 from tfgan_text.training.damsm_settings import DAMSMSettings
 from tfgan_text.training.resumable_fit import fit_from_step
+from tfgan_text.training.precision import dtype_policy
 from tfgan_text.training.run_dir import RunDir, write_atomically
 from tfgan_text.training.strategy import select_strategy
 
@@ -109,24 +110,26 @@ def train_damsm_run(out, resume=False, strategy="auto", verbose="auto", callback
     distribution = select_strategy(strategy)  # first: a multi-worker strategy must precede any TensorFlow op
     run = _Run(out, resume, settings, distribution)
     config = run.config
-    with distribution.scope():
-        text_encoder = WordRNNEncoder(len(run.vocabulary), embedding_dim=config.text_embedding_dim,
-                                      hidden_dim=config.text_hidden_dim, rnn_type=config.rnn_type)
-        text_encoder(run.tokenizer(tf.constant(["a"])))  # build
-        image_encoder = _image_encoder(config)
-        image_encoder(tf.zeros([1, config.image_size, config.image_size, 3]))  # build
-        model = JointEmbedding(text_encoder, image_encoder, gamma=config.gamma3, match_key="content_key",
-                               word_weight=config.word_weight, gamma1=config.gamma1, gamma2=config.gamma2)
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1))
-        if not resume:
-            run.start()
-        checkpoint = TrainingCheckpoint.in_run(run.dir, config.checkpoint_every)
-        step = checkpoint.restore(model)
-    stop = StopOnNonFiniteLoss()
-    all_callbacks = [stop, checkpoint, keras.callbacks.TensorBoard(run.dir.logs), *callbacks]
-    fit_from_step(model, run.pipeline, step, run.steps, config.epochs, checkpoint, stop, all_callbacks, verbose)
-    text_encoder.save(run.dir.output(TEXT_ENCODER_FILE))
-    image_encoder.save(run.dir.output(IMAGE_ENCODER_FILE))
+    with dtype_policy(config.mixed_precision):
+        with distribution.scope():
+            text_encoder = WordRNNEncoder(len(run.vocabulary), embedding_dim=config.text_embedding_dim,
+                                          hidden_dim=config.text_hidden_dim, rnn_type=config.rnn_type)
+            text_encoder(run.tokenizer(tf.constant(["a"])))  # build
+            image_encoder = _image_encoder(config)
+            image_encoder(tf.zeros([1, config.image_size, config.image_size, 3]))  # build
+            model = JointEmbedding(text_encoder, image_encoder, gamma=config.gamma3, match_key="content_key",
+                                   word_weight=config.word_weight, gamma1=config.gamma1, gamma2=config.gamma2)
+            model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
+                          jit_compile=config.jit_compile)
+            if not resume:
+                run.start()
+            checkpoint = TrainingCheckpoint.in_run(run.dir, config.checkpoint_every)
+            step = checkpoint.restore(model)
+        stop = StopOnNonFiniteLoss()
+        all_callbacks = [stop, checkpoint, keras.callbacks.TensorBoard(run.dir.logs), *callbacks]
+        fit_from_step(model, run.pipeline, step, run.steps, config.epochs, checkpoint, stop, all_callbacks, verbose)
+        text_encoder.save(run.dir.output(TEXT_ENCODER_FILE))
+        image_encoder.save(run.dir.output(IMAGE_ENCODER_FILE))
     report = _validation_report(run, text_encoder, image_encoder)
     write_atomically(run.dir.output(DAMSM_REPORT_FILE), json.dumps(report, indent=2).encode())
     return run.dir, text_encoder, image_encoder, report

@@ -30,6 +30,7 @@ from tfgan_text.text.vocabulary import Vocabulary
 from tfgan_text.training.checkpoints import StopOnNonFiniteLoss, TrainingCheckpoint
 from tfgan_text.training.dcgan_settings import STAGE_ONE_IMAGE_ENCODER_FILTERS, DCGANSettings
 from tfgan_text.training.multi_worker_fit import fit
+from tfgan_text.training.precision import dtype_policy
 from tfgan_text.training.resumable_fit import fit_from_step
 from tfgan_text.training.run_dir import RunDir
 from tfgan_text.training.sample_grid import SampleGrid, sample_captions
@@ -78,7 +79,7 @@ def train_text_encoder(out, resume=False, strategy="auto", verbose="auto", **set
     """
     distribution = select_strategy(strategy)  # first: a multi-worker strategy must precede any TensorFlow op
     run = _Run(out, resume, settings, distribution)
-    with distribution.scope():
+    with dtype_policy(run.config.mixed_precision), distribution.scope():
         text_encoder, image_encoder = _pretrain_text_encoder(run, verbose)
     return text_encoder, _validation_recall(run, text_encoder, image_encoder)
 
@@ -100,24 +101,25 @@ def train_dcgan(out, resume=False, strategy="auto", callbacks=(), verbose="auto"
     distribution = select_strategy(strategy)  # first: a multi-worker strategy must precede any TensorFlow op
     run = _Run(out, resume, settings, distribution)
     config = run.config
-    with distribution.scope():
-        if os.path.exists(run.dir.file(TEXT_ENCODER_FILE)):
-            text_encoder = load_model(run.dir.file(TEXT_ENCODER_FILE))
-            image_encoder = _saved_image_encoder(run) if _needs_image_encoder(config) else None
-        else:
-            text_encoder, image_encoder = _pretrain_text_encoder(run, verbose)
-        swap_groups = _swap_groups(run, config.matching_shape_negatives, config.matching_color_negatives,
-                                   config.matching_position_negatives)
-        model = _build_model(config, text_encoder, image_encoder, swap_groups, run.steps)
-        checkpoint = TrainingCheckpoint.in_run(run.dir, config.checkpoint_every)
-        step = checkpoint.restore(model)
-    stop = StopOnNonFiniteLoss()
-    samples = SampleGrid(run.dir.samples, sample_captions(config.data, run.source, config.seed), run.tokenize, config.noise_dim,
-                         seed=config.seed, log_dir=run.dir.logs)
-    all_callbacks = [stop, checkpoint, samples, keras.callbacks.TensorBoard(run.dir.logs), *callbacks]
+    with dtype_policy(config.mixed_precision):
+        with distribution.scope():
+            if os.path.exists(run.dir.file(TEXT_ENCODER_FILE)):
+                text_encoder = load_model(run.dir.file(TEXT_ENCODER_FILE))
+                image_encoder = _saved_image_encoder(run) if _needs_image_encoder(config) else None
+            else:
+                text_encoder, image_encoder = _pretrain_text_encoder(run, verbose)
+            swap_groups = _swap_groups(run, config.matching_shape_negatives, config.matching_color_negatives,
+                                       config.matching_position_negatives)
+            model = _build_model(config, text_encoder, image_encoder, swap_groups, run.steps)
+            checkpoint = TrainingCheckpoint.in_run(run.dir, config.checkpoint_every)
+            step = checkpoint.restore(model)
+        stop = StopOnNonFiniteLoss()
+        samples = SampleGrid(run.dir.samples, sample_captions(config.data, run.source, config.seed), run.tokenize,
+                             config.noise_dim, seed=config.seed, log_dir=run.dir.logs)
+        all_callbacks = [stop, checkpoint, samples, keras.callbacks.TensorBoard(run.dir.logs), *callbacks]
 
-    fit_from_step(model, run.pipeline, step, run.steps, config.epochs, checkpoint, stop, all_callbacks, verbose)
-    model.save(run.dir.output(MODEL_FILE))
+        fit_from_step(model, run.pipeline, step, run.steps, config.epochs, checkpoint, stop, all_callbacks, verbose)
+        model.save(run.dir.output(MODEL_FILE))
     return model
 
 
@@ -142,7 +144,7 @@ def _pretrain_text_encoder(run, verbose):
         swap_groups=swap_groups, seed=config.seed, word_weight=config.text_encoder_word_weight,
         word_negatives=config.text_encoder_word_negatives,
     )
-    joint.compile(optimizer=keras.optimizers.Adam(1e-3))
+    joint.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=config.jit_compile)
     key = text_encoder.input_key
     batches = run.pipeline(0).map(
         lambda batch: {"image": batch["image"], key: batch["token_ids"], "content_key": batch["content_key"]}
@@ -253,6 +255,7 @@ def _build_model(config, text_encoder, image_encoder=None, hard_negative_groups=
         g_optimizer=keras.optimizers.Adam(_learning_rate(config, steps_per_epoch), beta_1=config.beta_1),
         loss=config.loss,
         label_smoothing=config.label_smoothing,
+        jit_compile=config.jit_compile,
     )
     return model
 

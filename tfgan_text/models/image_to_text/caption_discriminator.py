@@ -45,7 +45,7 @@ class CaptionDiscriminator(keras.Model):
     `[B, L]`) or `soft_tokens` (float `[B, L, V]`, a relaxed one-hot per position, e.g. a
     straight-through Gumbel-softmax sample, read as `soft_tokens @ embeddings`). With
     `soft_tokens` the mask is taken from their argmax ids, so an exact one-hot gives the same
-    logit as its ids. Output: logits `[B]`.
+    logit as its ids. Output: float32 logits `[B]`.
 
     Args:
         vocabulary_size: int V, number of token ids.
@@ -139,8 +139,10 @@ class CaptionDiscriminator(keras.Model):
         return [ops.where(keep, old, new) for old, new in zip(state, new_state)]
 
     def match(self, image_features, sentences):
-        """Logits `[N]`: `sentences . image_features + bias`, both `[N, hidden_dim]`."""
-        return ops.sum(sentences * image_features, axis=-1) + self.logit_bias
+        """float32 logits `[N]`: `sentences . image_features + bias`, both `[N, hidden_dim]`,
+        computed in float32 under mixed precision too."""
+        products = ops.cast(sentences, "float32") * ops.cast(image_features, "float32")
+        return ops.sum(products, axis=-1) + ops.cast(self.logit_bias, "float32")
 
     def score(self, image_features, tokens=None, soft_tokens=None, training=False):
         """Logits `[N]` of captions against projected image features `[N, hidden_dim]` (`encode_images`)."""

@@ -148,8 +148,8 @@ class Captioner(keras.Model):
         return [self.initial_h(pooled), self.initial_c(pooled)]
 
     def step(self, token_ids, state, features, training=False):
-        """One decoder step: `(logits [B, V], new_state)` after reading `token_ids` (int `[B]`);
-        `features` are `encode_images`' of the images (read only with attention): `[B, ...]`
+        """One decoder step: `(logits float32 [B, V], new_state)` after reading `token_ids` (int
+        `[B]`); `features` are `encode_images`' of the images (read only with attention): `[B, ...]`
         for B rows, or for several groups of B rows laid out group-major (see `_attend`)."""
         return self.step_embedded(self.embedding(token_ids), state, features, training=training)
 
@@ -166,10 +166,11 @@ class Captioner(keras.Model):
         return self._token_logits(outputs, features, training)
 
     def _token_logits(self, outputs, features, training):
-        """Scores `[B, T, V]` of LSTM outputs `[B, T, hidden_dim]`, with their attended context."""
+        """float32 scores `[B, T, V]` of LSTM outputs `[B, T, hidden_dim]`, with their attended
+        context (float32 under mixed precision too: softmaxes over the vocabulary read them)."""
         if self.attention_heads:
             outputs = ops.concatenate([outputs, self._attend(outputs, features)], axis=-1)
-        return self.token_scores(self.output_dropout(outputs, training=training))
+        return ops.cast(self.token_scores(self.output_dropout(outputs, training=training)), "float32")
 
     def _attend(self, outputs, features):
         """float `[N, T, E]`: multi-head scaled dot-product attention of each output over its
@@ -189,8 +190,9 @@ class Captioner(keras.Model):
         queries = ops.transpose(ops.reshape(queries, (groups, batch, steps, heads, width)), (1, 3, 0, 2, 4))
         queries = ops.reshape(queries, (batch, heads, groups * steps, width))
         keys = ops.transpose(ops.reshape(ops.cast(features, outputs.dtype), (batch, -1, heads, width)), (0, 2, 1, 3))
-        scores = ops.matmul(queries, ops.transpose(keys, (0, 1, 3, 2))) / float(width) ** 0.5
-        context = ops.matmul(ops.softmax(scores, axis=-1), keys)  # [B, heads, G * T, w]
+        scores = ops.cast(ops.matmul(queries, ops.transpose(keys, (0, 1, 3, 2))), "float32") / float(width) ** 0.5
+        weights = ops.cast(ops.softmax(scores, axis=-1), keys.dtype)  # a float32 softmax under mixed precision too
+        context = ops.matmul(weights, keys)  # [B, heads, G * T, w]
         context = ops.transpose(ops.reshape(context, (batch, heads, groups, steps, width)), (2, 0, 3, 1, 4))
         return ops.reshape(context, (rows, steps, heads * width))
 
@@ -209,12 +211,13 @@ class Captioner(keras.Model):
         return per_example, correct, mask
 
     def train_step(self, data):
-        """One teacher-forced MLE step; the loss is averaged over the global batch."""
+        """One teacher-forced MLE step; the loss is averaged over the global batch (and scaled by
+        the `LossScaleOptimizer` that `compile` wraps the optimizer in under `mixed_float16`)."""
         batch = data[0] if isinstance(data, (tuple, list)) else data
         _, global_size = replica_position(ops.shape(batch["image"])[0])
         with tf.GradientTape() as tape:
             per_example, correct, mask = self._loss_and_update(batch, training=True)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_size)
+            loss = self.optimizer.scale_loss(tf.nn.compute_average_loss(per_example, global_batch_size=global_size))
         variables = self.trainable_variables
         self.optimizer.apply(tape.gradient(loss, variables), variables)
         return self._track(per_example, correct, mask)

@@ -187,7 +187,7 @@ class GumbelCaptionGAN(CaptionGAN):
             adversarial = losses.non_saturating_generator_loss(logits)
             mle = self._mle_loss(features, token_ids)
             per_example = adversarial + self.mle_weight * mle
-            loss = self._average(per_example, global_size)
+            loss = self.g_optimizer.scale_loss(self._average(per_example, global_size))
         self._apply_generator_loss(tape, loss, per_example, mle, ops.sigmoid(logits))
         self.temperature_tracker.update_state(self.temperature)
 

@@ -17,6 +17,7 @@ from tfgan_text.errors import UserError
 from tfgan_text.models.image_to_text import rollouts
 from tfgan_text.models.image_to_text.caption_discriminator import CaptionDiscriminator
 from tfgan_text.models.image_to_text.captioner import Captioner, first_caption
+from tfgan_text.models.mixed_precision import loss_scaled
 from tfgan_text.models.replicas import gather_replicas, replica_position
 from tfgan_text.text.vocabulary import START_ID
 
@@ -132,10 +133,12 @@ class CaptionGAN(keras.Model):
                 adversarial stage fine-tunes it at a tenth of the usual MLE rate.
             d_optimizer: optimizer of D; default Adam(1e-4), SeqGAN's discriminator rate.
             **kwargs: passed to `keras.Model.compile` (`run_eagerly`, `jit_compile`, ...).
+
+        Under `mixed_float16` both optimizers are wrapped in a `LossScaleOptimizer` (`loss_scaled`).
         """
         super().compile(optimizer=None, **kwargs)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(1e-4)
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(1e-4)
+        self.g_optimizer = loss_scaled(g_optimizer or keras.optimizers.Adam(1e-4), self)
+        self.d_optimizer = loss_scaled(d_optimizer or keras.optimizers.Adam(1e-4), self)
         self.g_optimizer.build(self.captioner.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
 
@@ -195,7 +198,7 @@ class CaptionGAN(keras.Model):
             per_example = losses.caption_discriminator_loss(
                 real_logits, fake_logits, wrong_logits, fake_weight=self.fake_weight, wrong_weight=self.wrong_weight
             )
-            loss = self._average(per_example, global_size)
+            loss = self.d_optimizer.scale_loss(self._average(per_example, global_size))
         variables = self.discriminator.trainable_variables
         self.d_optimizer.apply(tape.gradient(loss, variables), variables)
         self.d_loss_tracker.update_state(per_example)
@@ -226,7 +229,8 @@ class CaptionGAN(keras.Model):
         return losses.caption_crossentropy(logits, token_ids[:, 1:])
 
     def _apply_generator_loss(self, tape, loss, per_example, mle, reward):
-        """Updates G by the gradient of `loss` (recorded on `tape`) and the trackers."""
+        """Updates G by the gradient of `loss` (recorded on `tape`, scaled by `g_optimizer.scale_loss`)
+        and the trackers."""
         variables = self.captioner.trainable_variables
         self.g_optimizer.apply(tape.gradient(loss, variables), variables)
         self.g_loss_tracker.update_state(per_example)
@@ -368,6 +372,15 @@ class SeqGAN(CaptionGAN):
             self.rollout_policy.trainable = False
         self.built = True  # every weight lives in the (built) networks
 
+    def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
+        """`CaptionGAN.compile`; with XLA (`jit_compile=True`) only when `discriminator_only`:
+        the rollouts' batch shrinks at every continuation step (`rollouts.rollout_rewards`), a
+        shape XLA cannot compile (it needs the shapes inside a loop fixed)."""
+        if kwargs.get("jit_compile") is True and not self.discriminator_only:
+            raise UserError("SeqGAN's Monte Carlo rollouts do not compile with XLA (their batch shrinks at every "
+                            "step, and XLA needs fixed shapes): train it without jit_compile")
+        super().compile(g_optimizer, d_optimizer, **kwargs)
+
     def _fake_captions(self, images, offset, local_size, global_size):
         uniforms = self._uniform((self.caption_length, None), 1, offset, local_size, global_size)
         features = self.captioner.encode_images(images, training=False)
@@ -404,7 +417,7 @@ class SeqGAN(CaptionGAN):
             if self.entropy_weight:
                 entropy = losses.policy_entropy(rollouts.policy_log_probs(logits), mask)
                 per_example -= self.entropy_weight * entropy
-            loss = self._average(per_example, global_size)
+            loss = self.g_optimizer.scale_loss(self._average(per_example, global_size))
         self._apply_generator_loss(tape, loss, per_example, mle, rewards[:, -1])
         if self.rollout_policy is not None:
             self._update_rollout_policy()

@@ -15,6 +15,7 @@ from keras import ops
 from tfgan_text import losses
 from tfgan_text.errors import UserError
 from tfgan_text.models.freezing import set_trainable
+from tfgan_text.models.mixed_precision import loss_scaled
 from tfgan_text.models.replicas import gather_replicas, replica_normal, replica_position
 from tfgan_text.models.text_to_image.attngan_networks import AttnGANGenerator, StageDiscriminator
 
@@ -108,11 +109,13 @@ class AttnGAN(keras.Model):
                 state, so one optimizer over all of them is one per discriminator); default
                 Adam(2e-4, beta_1=0.5) as AttnGAN.
             g_optimizer: Keras optimizer of the generator; the same default.
-            **kwargs: passed to `keras.Model.compile`.
+            **kwargs: passed to `keras.Model.compile` (`run_eagerly`, `jit_compile`, ...).
+
+        Under `mixed_float16` both optimizers are wrapped in a `LossScaleOptimizer` (`loss_scaled`).
         """
         super().compile(optimizer=None, **kwargs)
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.d_optimizer = loss_scaled(d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5), self)
+        self.g_optimizer = loss_scaled(g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5), self)
         self.d_optimizer.build(self._discriminator_variables())
         self.g_optimizer.build(self.generator.trainable_variables)
 
@@ -178,7 +181,7 @@ class AttnGAN(keras.Model):
             damsm = self._damsm_loss(generated["images"][-1], encoded, batch.get("content_key"), local_size)
             kl = losses.conditioning_kl(generated["mu"], generated["logvar"])
             per_example = adversarial + self.damsm_weight * damsm + self.kl_weight * kl
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_size)
+            loss = self.g_optimizer.scale_loss(tf.nn.compute_average_loss(per_example, global_batch_size=global_size))
         variables = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(loss, variables), variables)
         for name, value in (("g_loss", per_example), ("g_damsm", damsm), ("g_kl", kl)):
@@ -197,7 +200,7 @@ class AttnGAN(keras.Model):
                 per_example = per_example + losses.attngan_discriminator_loss(
                     real_logits["unconditional"], real_logits["conditional"], fake_logits["unconditional_fake"],
                     fake_logits["conditional_fake"], wrong_logits["conditional"])
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_size)
+            loss = self.d_optimizer.scale_loss(tf.nn.compute_average_loss(per_example, global_batch_size=global_size))
         variables = self._discriminator_variables()
         self.d_optimizer.apply(tape.gradient(loss, variables), variables)
         self.trackers["d_loss"].update_state(per_example)

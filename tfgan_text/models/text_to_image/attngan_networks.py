@@ -108,7 +108,7 @@ class AttnGANGenerator(keras.Model):
     Inputs: `{"noise": [B, noise_dim], "embedding": [B, E], "words": [B, T, W],
     "word_mask": float [B, T]}`.
 
-    Returns: `{"images": [K images [B, s_k, s_k, 3] in [-1, 1]], "attention": [K - 1 maps
+    Returns: `{"images": [K float32 images [B, s_k, s_k, 3] in [-1, 1]], "attention": [K - 1 maps
     [B, s_k / 2, s_k / 2, T]: the weight of each word at each place of the map a stage
     attends over], "mu": [B, C], "logvar": [B, C]}`.
 
@@ -186,15 +186,19 @@ class AttnGANGenerator(keras.Model):
         x = ops.reshape(x, (-1, 4, 4, self.initial_width))
         for block in self.initial_blocks:
             x = block(x, training=training)
-        images, maps = [ops.tanh(self.heads[0](x))], []
+        images, maps = [self._image(0, x)], []
         for k in range(1, self.stages):
             x, weights = self.attention[k - 1]((x, inputs["words"], inputs["word_mask"]))
             maps.append(weights)
             for block in self.residuals[k - 1]:
                 x = block(x, training=training)
             x = self.stage_up[k - 1](x, training=training)
-            images.append(ops.tanh(self.heads[k](x)))
+            images.append(self._image(k, x))
         return {"images": images, "attention": maps, "mu": mu, "logvar": logvar}
+
+    def _image(self, stage, x):
+        """float32 images in [-1, 1] of stage `stage`'s head on the map `x` (also under mixed precision)."""
+        return ops.tanh(ops.cast(self.heads[stage](x), "float32"))
 
     def get_config(self):
         config = super().get_config()
@@ -225,9 +229,9 @@ class StageDiscriminator(keras.Model):
         **kwargs: passed to `keras.Model`.
 
     `encode(images)` gives the code `[B, 4, 4, 8 ndf]`; `logits(code, embedding)` gives
-    `{"unconditional": [B, 1], "conditional": [B, 1]}` (before the sigmoid); calling the model
-    on `{"image", "embedding"}` does both. A real image is encoded once for its right and its
-    wrong caption.
+    `{"unconditional": [B, 1], "conditional": [B, 1]}` (float32, before the sigmoid); calling
+    the model on `{"image", "embedding"}` does both. A real image is encoded once for its right
+    and its wrong caption.
     """
 
     def __init__(self, image_size=64, embedding_dim=256, ndf=64, synchronized_batch_norm=True, **kwargs):
@@ -267,8 +271,8 @@ class StageDiscriminator(keras.Model):
     def logits(self, code, embedding, training=False):
         places = ops.broadcast_to(embedding[:, None, None, :], (ops.shape(code)[0], 4, 4, self.embedding_dim))
         joint = self.joint(ops.concatenate([code, ops.cast(places, code.dtype)], axis=-1), training=training)
-        return {"unconditional": ops.reshape(self.unconditional(code), (-1, 1)),
-                "conditional": ops.reshape(self.conditional(joint), (-1, 1))}
+        return {"unconditional": ops.cast(ops.reshape(self.unconditional(code), (-1, 1)), "float32"),
+                "conditional": ops.cast(ops.reshape(self.conditional(joint), (-1, 1)), "float32")}
 
     def call(self, inputs, training=False):
         return self.logits(self.encode(inputs["image"], training=training), inputs["embedding"], training=training)

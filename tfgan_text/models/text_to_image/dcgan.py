@@ -19,6 +19,7 @@ from tfgan_text.models.text_to_image.differentiable_augmentation import cut_out,
 from tfgan_text.models.text_to_image.generator_terms import DiscriminatorStep, GeneratorStep
 from tfgan_text.models.freezing import set_trainable
 from tfgan_text.models.joint_embedding import counterfactual_features
+from tfgan_text.models.mixed_precision import loss_scaled
 from tfgan_text.models.replicas import gather_replicas, replica_normal, replica_position
 
 __all__ = ["DCGANDiscriminator", "DCGANGenerator", "TextConditionalDCGAN"]
@@ -187,6 +188,8 @@ class TextConditionalDCGAN(keras.Model):
             label_smoothing: float in [0, 1), one-sided smoothing of the real target
                 (`loss="gan_cls"` only).
             **kwargs: passed to `keras.Model.compile` (`run_eagerly`, `jit_compile`, ...).
+
+        Under `mixed_float16` both optimizers are wrapped in a `LossScaleOptimizer` (`loss_scaled`).
         """
         if loss not in GAN_LOSSES:
             raise UserError(f"loss must be one of {sorted(GAN_LOSSES)}, got {loss!r}")
@@ -195,8 +198,8 @@ class TextConditionalDCGAN(keras.Model):
         if label_smoothing and loss != "gan_cls":
             raise UserError(f"label_smoothing applies to loss='gan_cls' only, not {loss!r}")
         super().compile(optimizer=None, **kwargs)
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.d_optimizer = loss_scaled(d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5), self)
+        self.g_optimizer = loss_scaled(g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5), self)
         self.d_optimizer.build(self._discriminator_variables())
         self.g_optimizer.build(self.generator.trainable_variables)
         self.gan_loss = loss
@@ -318,7 +321,7 @@ class TextConditionalDCGAN(keras.Model):
                 term_loss = term.discriminator_loss(step)
                 if term_loss is not None:
                     per_example = per_example + term.weight * term_loss
-            loss = self._average(per_example, global_size)
+            loss = self.d_optimizer.scale_loss(self._average(per_example, global_size))
         variables = self._discriminator_variables()
         self.d_optimizer.apply(tape.gradient(loss, variables), variables)
         self.d_loss_tracker.update_state(per_example)
@@ -395,7 +398,7 @@ class TextConditionalDCGAN(keras.Model):
             term_losses = [term.loss(step) for term in self.generator_terms]
             for term, term_loss in zip(self.generator_terms, term_losses):
                 per_example = per_example + term.weight * term_loss
-            loss = self._average(per_example, global_size)
+            loss = self.g_optimizer.scale_loss(self._average(per_example, global_size))
         variables = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(loss, variables), variables)
         self.g_loss_tracker.update_state(per_example)

@@ -31,7 +31,8 @@ class WordAttention(keras.layers.Layer):
 
     Returns:
         float `[B, H, W, 2C]`: the features, then the context; with `return_weights`, the pair
-        of that and the attention weights `[B, H, W, T]` (each place's weights over the words).
+        of that and the attention weights, float32 `[B, H, W, T]` (each place's weights over the
+        words, a softmax taken in float32 under mixed precision too).
 
     Args:
         return_weights: bool, also return the weights (AttnGAN's attention maps).
@@ -61,11 +62,12 @@ class WordAttention(keras.layers.Layer):
         height, width, channels = features.shape[1], features.shape[2], features.shape[3]
         places = ops.reshape(features, (-1, height * width, channels))
         words = self.word_projection(words) * ops.expand_dims(word_mask, -1)
-        scores = ops.einsum("bnc,btc->bnt", places, words) / math.sqrt(channels)
-        # Padding gets no weight; a caption with no words has only zero words to read.
-        scores = scores + (ops.expand_dims(word_mask, 1) - 1.0) * 1e9
+        scores = ops.cast(ops.einsum("bnc,btc->bnt", places, words), "float32") / math.sqrt(channels)
+        # Padding gets no weight; a caption with no words has only zero words to read. In
+        # float32 under mixed precision too: -1e9 is beyond float16's range.
+        scores = scores + (ops.cast(ops.expand_dims(word_mask, 1), "float32") - 1.0) * 1e9
         weights = ops.softmax(scores, axis=-1)
-        context = ops.einsum("bnt,btc->bnc", weights, words)
+        context = ops.einsum("bnt,btc->bnc", ops.cast(weights, words.dtype), words)
         context = ops.reshape(context, (-1, height, width, channels))
         joined = ops.concatenate([features, context], axis=-1)
         if self.return_weights:
