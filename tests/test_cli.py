@@ -3,6 +3,7 @@
 import contextlib
 import io
 import os
+import socket
 import subprocess
 import sys
 
@@ -49,7 +50,7 @@ class DataPreviewTest(TestCase):
                 status, _, err = run_cli(*argv)
                 self.assertEqual(status, 2)
                 self.assertEqual(len(err.strip().splitlines()), 1, err)
-                self.assertTrue(err.startswith("tfgan-text: error: "), err)
+                self.assertRegex(err, r"^tfgan-text( data preview)?: error: ")  # argparse names the verb
         self.assertEqual(os.listdir(directory), [])
 
     def test_negative_option_is_a_usage_error(self):
@@ -110,3 +111,29 @@ class GenerateTest(TestCase):
         status, _, err = run_cli("generate", "a red circle", "--model", "/no/such/model", "--out", os.path.join(self.temp_dir(), "x.png"))
         self.assertEqual(status, 2)
         self.assertIn("/no/such/model holds no trained model", err)
+
+
+class OutputAndServerArgumentsTest(TestCase):
+    """Image outputs, ports and hosts that cannot be used: one line, status 2, nothing written."""
+
+    def test_unusable_arguments_are_one_line_before_any_work(self):
+        directory = self.temp_dir()
+        busy = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(busy.close)
+        cases = [
+            (("generate", "a", "--out", directory), "is a folder"),
+            (("generate", "a", "--out", os.path.join(directory, "grid.bogus")), "does not end in .png"),
+            (("generate", "a", "--attention-maps", os.path.join(directory, "maps.jpg")), "does not end in .png"),
+            (("generate", "a", "--out", os.path.join(directory, "missing", "grid.png")), "output directory does not exist"),
+            (("data", "preview", "--out", os.path.join(directory, "grid.txt")), "does not end in .png"),
+            (("serve", directory, "--port", "70000"), "a port is 1 to 65535"),
+            (("serve", directory, "--host", "999.1.1.1"), "cannot listen on --host 999.1.1.1"),
+            (("serve", directory, "--port", str(busy.getsockname()[1])), "Address already in use"),
+        ]
+        for argv, message in cases:
+            with self.subTest(argv=argv):
+                status, out, err = run_cli(*argv)
+                self.assertEqual(status, 2)
+                self.assertIn(message, err)
+                self.assertEqual(err.strip().count("\n"), 0, err)
+        self.assertEqual(os.listdir(directory), [])

@@ -7,6 +7,7 @@ line on stderr and exit status 2, never a traceback.
 import argparse
 import dataclasses
 import os
+import socket
 import sys
 import types
 import typing
@@ -27,6 +28,29 @@ def _positive_int(text):
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _png_path(text):
+    """A PNG file to write: a name ending in .png, not a folder, in a folder that exists."""
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name ending in .png")
+    if not text.lower().endswith(".png"):
+        raise argparse.ArgumentTypeError(f"{text} does not end in .png: the images are written as PNG")
+    parent = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(parent):
+        raise argparse.ArgumentTypeError(f"output directory does not exist: {parent}")
+    return text
+
+
+def _port(text):
+    """A TCP port, 1 to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, got {value}")
     return value
 
 
@@ -52,7 +76,6 @@ def _data_preview(args):
         captions.append(example["captions"][0].decode("utf-8"))
     if not images:
         raise UserError(f"the {args.split!r} split of {args.data!r} has no examples")
-    _ensure_parent(args.out)
     image_grid(np.stack(images), captions).save(args.out)
     print(f"wrote {args.out}: {len(images)} images of {args.data!r} ({args.split}) with a caption each")
 
@@ -209,6 +232,12 @@ def _export(args):
 def _serve(args):
     from tfgan_text.serving.server import serve
 
+    try:  # a clear line now rather than the server's log lines and exit status 3
+        family = socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM)[0][0]
+        socket.create_server((args.host, args.port), family=family).close()
+    except (OSError, UnicodeError) as error:
+        raise UserError(f"cannot listen on --host {args.host} --port {args.port}: "
+                        f"{getattr(error, 'strerror', None) or error}") from None
     serve(args.base_dir, host=args.host, port=args.port, max_body_bytes=args.max_body_bytes, max_batch=args.max_batch)
 
 
@@ -248,7 +277,7 @@ def build_parser():
     preview = data_verbs.add_parser("preview", help="write a PNG grid of images with their captions")
     _add_data_arguments(preview)
     preview.add_argument("--n", type=_positive_int, default=16, help="number of images")
-    preview.add_argument("--out", default="shapes.png", help="PNG file to write")
+    preview.add_argument("--out", type=_png_path, default="shapes.png", help="PNG file to write")
     preview.set_defaults(run=_data_preview)
 
     train = verbs.add_parser("train", help="train a model")
@@ -277,8 +306,8 @@ def build_parser():
     generate.add_argument("--n", type=_positive_int, default=1, help="images per caption")
     generate.add_argument("--seed", type=int, default=0,
                           help="image k of each caption is drawn from seed + k, as the SavedModel's seeds: same caption and seed, same image")
-    generate.add_argument("--out", default="generated.png", help="PNG grid to write")
-    generate.add_argument("--attention-maps", default=None, metavar="FILE",
+    generate.add_argument("--out", type=_png_path, default="generated.png", help="PNG grid to write")
+    generate.add_argument("--attention-maps", type=_png_path, default=None, metavar="FILE",
                           help="AttnGAN: also write a PNG of each word's attention map over the image drawn from --seed")
     generate.set_defaults(run=_generate)
 
@@ -325,7 +354,7 @@ def build_parser():
     serve = verbs.add_parser("serve", help="serve exported models over TF Serving's REST API")
     serve.add_argument("base_dir", nargs="?", default="saved_models", help="folder of models NAME/VERSION/")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback by default)")
-    serve.add_argument("--port", type=int, default=8501, help="REST port")
+    serve.add_argument("--port", type=_port, default=8501, help="REST port")
     serve.add_argument("--max-body-bytes", type=_positive_int, default=32 * 2**20, help="larger bodies get 413")
     serve.add_argument("--max-batch", type=_positive_int, default=256, help="larger batches get 400")
     serve.set_defaults(run=_serve)
