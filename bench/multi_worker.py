@@ -15,7 +15,6 @@ Prints one JSON line. Run: `python bench/multi_worker.py [--steps 30] [--batch-s
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -76,16 +75,6 @@ def _all_reduce_seconds(strategy, model, repetitions, tf):
     return (time.perf_counter() - start) / repetitions
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("localhost", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
 def _run(args, workers, root):
     """Runs a configuration of `workers` processes; returns the chief's figures."""
     out, result = os.path.join(root, f"run_{workers}"), os.path.join(root, f"result_{workers}.json")
@@ -93,12 +82,11 @@ def _run(args, workers, root):
     command = [sys.executable, __file__, "--worker", "--strategy", strategy, "--out", out, "--result", result,
                "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--image-size", str(args.image_size),
                "--warmup", str(args.warmup), "--reduces", str(args.reduces)]
-    addresses = [f"localhost:{port}" for port in _free_ports(workers)]
+    from tfgan_text.training.strategy import localhost_tf_configs
+
     processes = []
-    for index in range(workers):
-        env = dict(os.environ)
-        if workers > 1:
-            env["TF_CONFIG"] = json.dumps({"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}})
+    for tf_config in localhost_tf_configs(workers) if workers > 1 else [None]:
+        env = {**os.environ, **({"TF_CONFIG": tf_config} if tf_config else {})}
         processes.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
     for process in processes:
         _, stderr = process.communicate()

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import signal
-import socket
 import shutil
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from tfgan_text.cli import main
 from tfgan_text.errors import UserError
 from tfgan_text.models import load_model
 from tfgan_text.training.checkpoints import restore_model_variables
-from tfgan_text.training.strategy import check_tf_config, is_chief, select_strategy
+from tfgan_text.training.strategy import check_tf_config, is_chief, localhost_tf_configs, select_strategy
 from tfgan_text.training.train_captioner import train_captioner
 from tfgan_text.training.train_dcgan import train_dcgan
 
@@ -48,25 +47,13 @@ def _flags(settings):
     return flags
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("localhost", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
 def _start_workers(verb, settings, out, scratch, resume=False, count=2):
     """`count` worker processes of `tfgan-text train VERB --strategy multi_worker` on localhost."""
-    addresses = [f"localhost:{port}" for port in _free_ports(count)]
     command = [sys.executable, "-m", "tfgan_text.cli", "train", verb, "--strategy", "multi_worker", "--out", out,
                *_flags(settings), *(["--resume"] if resume else [])]
     workers = []
-    for index in range(count):
-        tf_config = {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}}
-        env = {**os.environ, "TF_CONFIG": json.dumps(tf_config), "TMPDIR": scratch, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    for tf_config in localhost_tf_configs(count):
+        env = {**os.environ, "TF_CONFIG": tf_config, "TMPDIR": scratch, "TF_CPP_MIN_LOG_LEVEL": "3"}
         workers.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
     return workers
 

@@ -91,9 +91,10 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         `UserError` and leaves the checkpoint files untouched.
         """
         manager = self._checkpoint_manager(model)
-        if self.latest is None:
+        latest = self.latest
+        if latest is None:
             return 0
-        _restore_or_refuse(manager.checkpoint, self.latest)
+        _restore_or_refuse(manager.checkpoint, latest)
         return int(self.step.numpy())
 
     def on_train_batch_end(self, batch, logs=None):

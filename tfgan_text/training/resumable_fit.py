@@ -31,7 +31,7 @@ def fit_from_step(model, pipeline, step, steps_per_epoch, epochs, checkpoint, st
             steps_per_epoch=steps_per_epoch - batch, callbacks=callbacks, verbose=verbose)
         epoch += 1
     if epoch < epochs and not stop.failure:
-        fit(model, pipeline(epoch * steps_per_epoch), initial_epoch=epoch, epochs=epochs, steps_per_epoch=steps_per_epoch,
-            callbacks=callbacks, verbose=verbose)
+        fit(model, pipeline(epoch * steps_per_epoch), initial_epoch=epoch, epochs=epochs,
+            steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose)
     if stop.failure:
         raise UserError(f"{stop.failure}; the last good checkpoint is {checkpoint.latest or 'none (no step was saved)'}")

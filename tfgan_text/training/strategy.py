@@ -3,6 +3,7 @@
 import functools
 import json
 import os
+import socket
 
 import tensorflow as tf
 
@@ -95,6 +96,19 @@ def check_tf_config(text):
     if task_type not in cluster or not isinstance(index, int) or not 0 <= index < len(cluster[task_type]):
         sizes = ", ".join(f"{name}: {len(addresses)}" for name, addresses in cluster.items())
         raise UserError(f"TF_CONFIG's task {task_type} {index} is not in its cluster ({sizes})")
+
+
+def localhost_tf_configs(count):
+    """`TF_CONFIG` values (JSON) of a cluster of `count` workers on free localhost ports, one
+    per worker process, worker 0 (the chief) first: to try multi-worker training on one machine."""
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("localhost", 0))
+    addresses = [f"localhost:{sock.getsockname()[1]}" for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return [json.dumps({"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}})
+            for index in range(count)]
 
 
 def is_chief(strategy):
